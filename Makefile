@@ -1,0 +1,31 @@
+# imgpipe — every entry point. A fresh clone needs only python3 and make.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt layer/requirements.txt | cksum | cut -d' ' -f1)
+STACK ?=
+PYTEST_ARGS ?=
+
+.PHONY: help setup layer test test-unit test-function test-integration lint demo up down verify bench soak redrive clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt requirements-dev.txt layer/requirements.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q --upgrade pip
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-* && touch $@
+
+setup: $(STAMP) ## create .venv with the pinned dependencies
+
+layer: $(STAMP) ## build the Pillow layer zip for the stack's architecture (reproducible, no Docker)
+	$(PY) -m layer.build
+
+test: setup layer ## every offline test: unit, function, layer, integration
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: setup ## ruff
+	$(BIN)/ruff check .

@@ -1,0 +1,140 @@
+"""The variant contract shared by stack config (validated at preview) and the handler.
+
+Pure Python, no Pillow or boto3 import: the Pulumi program imports this module too.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+Format = Literal["jpeg", "png", "webp"]
+Fit = Literal["inside", "cover"]
+
+FORMATS: dict[str, tuple[str, str]] = {
+    # format -> (file extension, content type)
+    "jpeg": ("jpg", "image/jpeg"),
+    "png": ("png", "image/png"),
+    "webp": ("webp", "image/webp"),
+}
+_FORMAT_ALIASES = {"jpg": "jpeg"}
+_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+# Encoder effort: WebP `method` 0..6, PNG `compress_level` 0..9, JPEG 0 (baseline) or 1 (optimize).
+EFFORT_RANGE: dict[str, tuple[int, int]] = {"jpeg": (0, 1), "png": (0, 9), "webp": (0, 6)}
+# Chosen from measured time/size trade-offs (see README "Performance"): near-equal size, ~3x faster.
+DEFAULT_EFFORT: dict[str, int] = {"jpeg": 0, "png": 1, "webp": 0}
+MAX_DIMENSION = 16384
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    """One output rendition of every uploaded image."""
+
+    name: str
+    """Variant name, used in object keys and the metadata item (``[a-z0-9-]``, ≤ 32 chars)."""
+    format: Format
+    """Output format: ``jpeg``, ``png`` or ``webp``."""
+    quality: int = 85
+    """Encoder quality 1..100 (ignored for PNG, which is lossless)."""
+    max_width: int | None = None
+    """Bound on the output width in pixels; ``None`` keeps the source width."""
+    max_height: int | None = None
+    """Bound on the output height in pixels; ``None`` keeps the source height."""
+    fit: Fit = "inside"
+    """``inside`` keeps the aspect ratio within the bounds; ``cover`` fills them and crops."""
+    effort: int | None = None
+    """Encoder effort (WebP method 0..6, PNG compress_level 0..9, JPEG optimize 0/1);
+    ``None`` takes :data:`DEFAULT_EFFORT` for the format."""
+
+    @property
+    def extension(self) -> str:
+        return FORMATS[self.format][0]
+
+    @property
+    def content_type(self) -> str:
+        return FORMATS[self.format][1]
+
+    @property
+    def resolved_effort(self) -> int:
+        return DEFAULT_EFFORT[self.format] if self.effort is None else self.effort
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+DEFAULT_VARIANTS: tuple[VariantSpec, ...] = (
+    VariantSpec("compressed", "jpeg", quality=85),
+    VariantSpec("low", "jpeg", quality=60),
+    VariantSpec("webp", "webp", quality=85),
+    VariantSpec("png", "png"),
+    VariantSpec("thumbnail", "jpeg", quality=85, max_width=200, max_height=200),
+)
+
+_FIELDS = {"name", "format", "quality", "max_width", "max_height", "fit", "effort"}
+
+
+def _int(where: str, field: str, value: Any, lo: int, hi: int) -> int:
+    # bool is an int subclass; floats arrive from JSON/YAML as 85.0 and are fine when whole.
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+        raise ValueError(f"{where}: '{field}' must be a whole number, got {value!r}")
+    if not lo <= int(value) <= hi:
+        raise ValueError(f"{where}: '{field}' must be between {lo} and {hi}, got {value!r}")
+    return int(value)
+
+
+def parse_variant(raw: Any, index: int = 0) -> VariantSpec:
+    """Build one :class:`VariantSpec` from config, with an error that says what to fix."""
+    where = f"variants[{index}]"
+    if not isinstance(raw, dict):
+        raise ValueError(f"{where}: expected an object like {{name, format, quality}}, got {raw!r}")
+    unknown = set(raw) - _FIELDS
+    if unknown:
+        raise ValueError(f"{where}: unknown field(s) {sorted(unknown)}; allowed: {sorted(_FIELDS)}")
+    name = raw.get("name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValueError(f"{where}: 'name' must match [a-z0-9][a-z0-9-]{{0,31}}, got {name!r}")
+    where = f"variant '{name}'"
+    fmt = str(raw.get("format", "")).lower()
+    fmt = _FORMAT_ALIASES.get(fmt, fmt)
+    if fmt not in FORMATS:
+        raise ValueError(f"{where}: 'format' must be one of {sorted(FORMATS)}, got {raw.get('format')!r}")
+    quality = _int(where, "quality", raw.get("quality", 85), 1, 100)
+    dims: dict[str, int | None] = {}
+    for field in ("max_width", "max_height"):
+        value = raw.get(field)
+        dims[field] = None if value is None else _int(where, field, value, 1, MAX_DIMENSION)
+    fit = raw.get("fit", "inside")
+    if fit not in ("inside", "cover"):
+        raise ValueError(f"{where}: 'fit' must be 'inside' or 'cover', got {fit!r}")
+    if fit == "cover" and (dims["max_width"] is None or dims["max_height"] is None):
+        raise ValueError(f"{where}: fit 'cover' needs both max_width and max_height")
+    effort = raw.get("effort")
+    if effort is not None:
+        lo, hi = EFFORT_RANGE[fmt]
+        effort = _int(where, "effort", effort, lo, hi)
+    return VariantSpec(name, fmt, quality, dims["max_width"], dims["max_height"], fit, effort)  # type: ignore[arg-type]
+
+
+def parse_variants(raw: Any) -> tuple[VariantSpec, ...]:
+    """Validate a list of variant objects (or its JSON text); names must be unique."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"variants: not valid JSON ({exc})") from exc
+    if not isinstance(raw, list) or not raw:
+        raise ValueError("variants: expected a non-empty list of {name, format, quality, ...} objects")
+    specs = tuple(parse_variant(item, i) for i, item in enumerate(raw))
+    seen: set[str] = set()
+    for spec in specs:
+        if spec.name in seen:
+            raise ValueError(f"variants: name '{spec.name}' is used twice; names must be unique")
+        seen.add(spec.name)
+    return specs
+
+
+def variants_json(specs: tuple[VariantSpec, ...] | list[VariantSpec]) -> str:
+    """The compact JSON the program puts in the function's ``VARIANTS`` environment variable."""
+    return json.dumps([s.to_dict() for s in specs], separators=(",", ":"), sort_keys=True)
