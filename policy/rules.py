@@ -31,13 +31,13 @@ BUCKET_OWNERSHIP = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
 BUCKET_VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
 BUCKET_VERSIONING_V2 = "aws:s3/bucketVersioningV2:BucketVersioningV2"  # pre-v7 alias
 BUCKET_SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
-BUCKET_SSE_V2 = (
-    "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2"
-)
+BUCKET_SSE_V2 = "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2"
 BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 IAM_ROLE = "aws:iam/role:Role"
 IAM_ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 IAM_POLICY = "aws:iam/policy:Policy"
+IAM_ROLE_POLICY_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+IAM_POLICY_ATTACHMENT = "aws:iam/policyAttachment:PolicyAttachment"
 IAM_USER_POLICY = "aws:iam/userPolicy:UserPolicy"
 IAM_GROUP_POLICY = "aws:iam/groupPolicy:GroupPolicy"
 SQS_QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
@@ -135,8 +135,13 @@ def policy_documents(resource_type: str, props: Mapping[str, Any]) -> list[tuple
     """
     docs: list[tuple[str, Any]] = []
     if resource_type in (
-        IAM_ROLE_POLICY, IAM_POLICY, IAM_USER_POLICY, IAM_GROUP_POLICY,
-        BUCKET_POLICY, SQS_QUEUE_POLICY, SNS_TOPIC_POLICY,
+        IAM_ROLE_POLICY,
+        IAM_POLICY,
+        IAM_USER_POLICY,
+        IAM_GROUP_POLICY,
+        BUCKET_POLICY,
+        SQS_QUEUE_POLICY,
+        SNS_TOPIC_POLICY,
     ):
         if props.get("policy") is not None:
             docs.append(("policy", props["policy"]))
@@ -180,8 +185,11 @@ def s3_versioned(resource_type: str, props: Mapping[str, Any]) -> list[str]:
         status = _first(props.get("versioningConfiguration")).get("status")
         if status != "Enabled":
             return [f"versioning status is {status!r}: set versioningConfiguration.status='Enabled'"]
-    elif (resource_type == BUCKET and props.get("versioning") is not None
-          and not _truthy(_first(props.get("versioning")).get("enabled"))):
+    elif (
+        resource_type == BUCKET
+        and props.get("versioning") is not None
+        and not _truthy(_first(props.get("versioning")).get("enabled"))
+    ):
         return ["inline versioning is disabled: enable it (or use aws.s3.BucketVersioning)"]
     return []
 
@@ -210,8 +218,10 @@ def s3_encrypted_with_cmk(resource_type: str, props: Mapping[str, Any]) -> list[
         if algorithm not in ("aws:kms", "aws:kms:dsse"):
             problems.append(f"sseAlgorithm is {algorithm!r}: use 'aws:kms' with a customer managed key")
         elif not block.get("kmsMasterKeyId"):
-            problems.append("sseAlgorithm 'aws:kms' without kmsMasterKeyId uses the AWS managed key: "
-                            "set kmsMasterKeyId to the CMK's ARN")
+            problems.append(
+                "sseAlgorithm 'aws:kms' without kmsMasterKeyId uses the AWS managed key: "
+                "set kmsMasterKeyId to the CMK's ARN"
+            )
     return problems
 
 
@@ -275,11 +285,16 @@ def iam_no_wildcard_actions(resource_type: str, props: Mapping[str, Any]) -> lis
     for label, index, statement in allows:
         if "NotAction" in statement:
             problems.append(f"{_where(label, index, statement)} allows NotAction: list the actions needed")
-        wild = [a for a in _as_list(statement.get("Action")) if isinstance(a, str)
-                and (a.strip() == "*" or a.strip().endswith(":*"))]
+        wild = [
+            a
+            for a in _as_list(statement.get("Action"))
+            if isinstance(a, str) and (a.strip() == "*" or a.strip().endswith(":*"))
+        ]
         if wild:
-            problems.append(f"{_where(label, index, statement)} allows wildcard action(s) "
-                            f"{', '.join(sorted(wild))}: list the actions needed")
+            problems.append(
+                f"{_where(label, index, statement)} allows wildcard action(s) "
+                f"{', '.join(sorted(wild))}: list the actions needed"
+            )
     return problems
 
 
@@ -300,9 +315,29 @@ def iam_no_star_resource_on_data(resource_type: str, props: Mapping[str, Any]) -
         if not data:
             continue
         if "*" in _as_list(statement.get("Resource")) or "NotResource" in statement:
-            problems.append(f"{_where(label, index, statement)} allows {', '.join(data)} on every resource: "
-                            "scope Resource to the bucket/table/key/queue ARNs")
+            problems.append(
+                f"{_where(label, index, statement)} allows {', '.join(data)} on every resource: "
+                "scope Resource to the bucket/table/key/queue ARNs"
+            )
     return problems
+
+
+# AWS managed policies that grant whole services or everything.
+_BROAD_MANAGED = re.compile(
+    r"^arn:aws[a-z-]*:iam::aws:policy/(.*/)?(AdministratorAccess|PowerUserAccess|\w*FullAccess)$"
+)
+
+
+def iam_no_broad_managed_policies(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """No AWS managed *FullAccess/AdministratorAccess/PowerUserAccess attachment."""
+    if resource_type in (IAM_ROLE_POLICY_ATTACHMENT, IAM_POLICY_ATTACHMENT):
+        arns = [props.get("policyArn")]
+    elif resource_type == IAM_ROLE:
+        arns = _as_list(props.get("managedPolicyArns"))
+    else:
+        return []
+    broad = sorted(a for a in arns if isinstance(a, str) and _BROAD_MANAGED.match(a))
+    return [f"attaches broad AWS managed policy {a}: write a scoped policy instead" for a in broad]
 
 
 # --- Lambda, logs ---------------------------------------------------------------------------
@@ -333,13 +368,18 @@ def lambda_has_failure_destination(resources: Sequence[Resource]) -> list[Violat
             continue
         destinations = [
             _first(_first(c.props.get("destinationConfig")).get("onFailure")).get("destination")
-            for c in configs if c.refers_to("functionName", function)
+            for c in configs
+            if c.refers_to("functionName", function)
         ]
         if not any(destinations):
-            violations.append(Violation(
-                f"function {function.name!r} has neither deadLetterConfig.targetArn nor a "
-                "FunctionEventInvokeConfig with destinationConfig.onFailure: failed events would be lost",
-                function.urn, function.name))
+            violations.append(
+                Violation(
+                    f"function {function.name!r} has neither deadLetterConfig.targetArn nor a "
+                    "FunctionEventInvokeConfig with destinationConfig.onFailure: failed events would be lost",
+                    function.urn,
+                    function.name,
+                )
+            )
     return violations
 
 
@@ -351,9 +391,14 @@ def lambda_log_group_with_retention(resources: Sequence[Resource]) -> list[Viola
         wanted = _function_log_group_name(function)
         match = [g for g in groups if wanted is not None and g.props.get("name") == wanted]
         if not match:
-            violations.append(Violation(
-                f"function {function.name!r} has no LogGroup named {wanted!r} in the stack: Lambda "
-                "would create one that never expires", function.urn, function.name))
+            violations.append(
+                Violation(
+                    f"function {function.name!r} has no LogGroup named {wanted!r} in the stack: Lambda "
+                    "would create one that never expires",
+                    function.urn,
+                    function.name,
+                )
+            )
             continue
         for group in match:
             for problem in log_group_retention(group.type, group.props):
@@ -390,8 +435,10 @@ def api_method_requires_auth(resource_type: str, props: Mapping[str, Any]) -> li
     authorization = props.get("authorization")
     if _truthy(props.get("apiKeyRequired")) or authorization in AUTHORIZATIONS:
         return []
-    return [f"{method} method has authorization {authorization!r} and no API key: set apiKeyRequired=true "
-            "or authorization='AWS_IAM' (or an authorizer)"]
+    return [
+        f"{method} method has authorization {authorization!r} and no API key: set apiKeyRequired=true "
+        "or authorization='AWS_IAM' (or an authorizer)"
+    ]
 
 
 # --- stack: every bucket fully guarded ----------------------------------------------------
@@ -416,52 +463,142 @@ def s3_bucket_fully_configured(resources: Sequence[Resource]) -> list[Violation]
     violations: list[Violation] = []
     for bucket in of_type(resources, BUCKET):
         missing = [
-            label for label, types, inline in required
-            if not _bucket_children(resources, bucket, *types)
-            and not (inline and bucket.props.get(inline))
+            label
+            for label, types, inline in required
+            if not _bucket_children(resources, bucket, *types) and not (inline and bucket.props.get(inline))
         ]
         if missing:
-            violations.append(Violation(f"bucket {bucket.name!r} has no {', '.join(missing)}",
-                                        bucket.urn, bucket.name))
+            violations.append(
+                Violation(f"bucket {bucket.name!r} has no {', '.join(missing)}", bucket.urn, bucket.name)
+            )
     return violations
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("s3-no-public-access", "S3 buckets block all public access (all four flags) and use no public ACL",
-         "resource", s3_no_public_access, (BUCKET_PAB, BUCKET, BUCKET_ACL),
-         remediation="aws.s3.BucketPublicAccessBlock with the four block/ignore/restrict flags true"),
-    Rule("s3-ownership-enforced", "S3 object ownership is BucketOwnerEnforced (ACLs disabled)",
-         "resource", s3_ownership_enforced, (BUCKET_OWNERSHIP,)),
-    Rule("s3-versioned", "S3 buckets are versioned", "resource", s3_versioned,
-         (BUCKET_VERSIONING, BUCKET_VERSIONING_V2, BUCKET)),
-    Rule("s3-encrypted-with-cmk", "S3 default encryption is SSE-KMS with a customer managed key",
-         "resource", s3_encrypted_with_cmk, (BUCKET_SSE, BUCKET_SSE_V2, BUCKET)),
-    Rule("s3-tls-only", "S3 bucket policies deny requests without TLS on the bucket and its objects",
-         "resource", s3_tls_only, (BUCKET_POLICY,)),
-    Rule("iam-no-wildcard-actions", "IAM/resource policies allow no '*', 'service:*' or NotAction",
-         "resource", iam_no_wildcard_actions,
-         (IAM_ROLE, IAM_ROLE_POLICY, IAM_POLICY, IAM_USER_POLICY, IAM_GROUP_POLICY, BUCKET_POLICY,
-          SQS_QUEUE_POLICY, SNS_TOPIC_POLICY)),
-    Rule("iam-no-star-resource-on-data", "IAM/resource policies allow no s3/dynamodb/kms/sqs action on '*'",
-         "resource", iam_no_star_resource_on_data,
-         (IAM_ROLE, IAM_ROLE_POLICY, IAM_POLICY, IAM_USER_POLICY, IAM_GROUP_POLICY, BUCKET_POLICY,
-          SQS_QUEUE_POLICY, SNS_TOPIC_POLICY)),
-    Rule("log-group-retention", "CloudWatch log groups have a retention", "resource",
-         log_group_retention, (LOG_GROUP,)),
-    Rule("dynamodb-encrypted-with-cmk", "DynamoDB tables are encrypted with a customer managed key",
-         "resource", dynamodb_encrypted_with_cmk, (DYNAMODB_TABLE,)),
-    Rule("dynamodb-pitr", "DynamoDB tables have point-in-time recovery", "resource",
-         dynamodb_point_in_time_recovery, (DYNAMODB_TABLE,)),
-    Rule("api-method-requires-auth", "API Gateway methods (but OPTIONS) require an API key or IAM/authorizer",
-         "resource", api_method_requires_auth, (API_METHOD,)),
-    Rule("s3-bucket-fully-configured",
-         "Every S3 bucket has a public access block, ownership controls, versioning, encryption and a policy",
-         "stack", s3_bucket_fully_configured,
-         (BUCKET, BUCKET_PAB, BUCKET_OWNERSHIP, BUCKET_VERSIONING, BUCKET_SSE, BUCKET_POLICY)),
-    Rule("lambda-failure-destination", "Lambda functions send failed async events to a DLQ or destination",
-         "stack", lambda_has_failure_destination, (LAMBDA_FUNCTION, LAMBDA_INVOKE_CONFIG)),
-    Rule("lambda-log-retention", "Lambda functions log to a stack-owned log group with retention",
-         "stack", lambda_log_group_with_retention, (LAMBDA_FUNCTION, LOG_GROUP)),
+    Rule(
+        "s3-no-public-access",
+        "S3 buckets block all public access (all four flags) and use no public ACL",
+        "resource",
+        s3_no_public_access,
+        (BUCKET_PAB, BUCKET, BUCKET_ACL),
+        remediation="aws.s3.BucketPublicAccessBlock with the four block/ignore/restrict flags true",
+    ),
+    Rule(
+        "s3-ownership-enforced",
+        "S3 object ownership is BucketOwnerEnforced (ACLs disabled)",
+        "resource",
+        s3_ownership_enforced,
+        (BUCKET_OWNERSHIP,),
+    ),
+    Rule(
+        "s3-versioned",
+        "S3 buckets are versioned",
+        "resource",
+        s3_versioned,
+        (BUCKET_VERSIONING, BUCKET_VERSIONING_V2, BUCKET),
+    ),
+    Rule(
+        "s3-encrypted-with-cmk",
+        "S3 default encryption is SSE-KMS with a customer managed key",
+        "resource",
+        s3_encrypted_with_cmk,
+        (BUCKET_SSE, BUCKET_SSE_V2, BUCKET),
+    ),
+    Rule(
+        "s3-tls-only",
+        "S3 bucket policies deny requests without TLS on the bucket and its objects",
+        "resource",
+        s3_tls_only,
+        (BUCKET_POLICY,),
+    ),
+    Rule(
+        "iam-no-wildcard-actions",
+        "IAM/resource policies allow no '*', 'service:*' or NotAction",
+        "resource",
+        iam_no_wildcard_actions,
+        (
+            IAM_ROLE,
+            IAM_ROLE_POLICY,
+            IAM_POLICY,
+            IAM_USER_POLICY,
+            IAM_GROUP_POLICY,
+            BUCKET_POLICY,
+            SQS_QUEUE_POLICY,
+            SNS_TOPIC_POLICY,
+        ),
+    ),
+    Rule(
+        "iam-no-star-resource-on-data",
+        "IAM/resource policies allow no s3/dynamodb/kms/sqs action on '*'",
+        "resource",
+        iam_no_star_resource_on_data,
+        (
+            IAM_ROLE,
+            IAM_ROLE_POLICY,
+            IAM_POLICY,
+            IAM_USER_POLICY,
+            IAM_GROUP_POLICY,
+            BUCKET_POLICY,
+            SQS_QUEUE_POLICY,
+            SNS_TOPIC_POLICY,
+        ),
+    ),
+    Rule(
+        "iam-no-broad-managed-policies",
+        "No AWS managed FullAccess/Administrator/PowerUser policy attached",
+        "resource",
+        iam_no_broad_managed_policies,
+        (IAM_ROLE_POLICY_ATTACHMENT, IAM_POLICY_ATTACHMENT, IAM_ROLE),
+    ),
+    Rule(
+        "log-group-retention",
+        "CloudWatch log groups have a retention",
+        "resource",
+        log_group_retention,
+        (LOG_GROUP,),
+    ),
+    Rule(
+        "dynamodb-encrypted-with-cmk",
+        "DynamoDB tables are encrypted with a customer managed key",
+        "resource",
+        dynamodb_encrypted_with_cmk,
+        (DYNAMODB_TABLE,),
+    ),
+    Rule(
+        "dynamodb-pitr",
+        "DynamoDB tables have point-in-time recovery",
+        "resource",
+        dynamodb_point_in_time_recovery,
+        (DYNAMODB_TABLE,),
+    ),
+    Rule(
+        "api-method-requires-auth",
+        "API Gateway methods (but OPTIONS) require an API key or IAM/authorizer",
+        "resource",
+        api_method_requires_auth,
+        (API_METHOD,),
+    ),
+    Rule(
+        "s3-bucket-fully-configured",
+        "Every S3 bucket has a public access block, ownership controls, versioning, encryption and a policy",
+        "stack",
+        s3_bucket_fully_configured,
+        (BUCKET, BUCKET_PAB, BUCKET_OWNERSHIP, BUCKET_VERSIONING, BUCKET_SSE, BUCKET_POLICY),
+    ),
+    Rule(
+        "lambda-failure-destination",
+        "Lambda functions send failed async events to a DLQ or destination",
+        "stack",
+        lambda_has_failure_destination,
+        (LAMBDA_FUNCTION, LAMBDA_INVOKE_CONFIG),
+    ),
+    Rule(
+        "lambda-log-retention",
+        "Lambda functions log to a stack-owned log group with retention",
+        "stack",
+        lambda_log_group_with_retention,
+        (LAMBDA_FUNCTION, LOG_GROUP),
+    ),
 )
 
 RULES_BY_NAME: dict[str, Rule] = {rule.name: rule for rule in RULES}

@@ -301,7 +301,34 @@ CASES: list[tuple[str, str, dict[str, Any], str | None]] = [
         },
         None,
     ),
-    # log groups
+    # AWS managed policies
+    (
+        "iam-no-broad-managed-policies",
+        r.IAM_ROLE_POLICY_ATTACHMENT,
+        {"role": "x", "policyArn": "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"},
+        None,
+    ),
+    (
+        "iam-no-broad-managed-policies",
+        r.IAM_ROLE_POLICY_ATTACHMENT,
+        {"role": "x", "policyArn": "arn:aws:iam::aws:policy/AmazonS3FullAccess"},
+        "AmazonS3FullAccess",
+    ),
+    (
+        "iam-no-broad-managed-policies",
+        r.IAM_ROLE,
+        {"managedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"]},
+        "AdministratorAccess",
+    ),
+    (
+        "iam-no-broad-managed-policies",
+        r.IAM_ROLE_POLICY_ATTACHMENT,
+        {
+            "role": "x",
+            "policyArn": "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs",
+        },
+        None,
+    ),
     ("log-group-retention", r.LOG_GROUP, {"name": "/aws/lambda/f", "retentionInDays": 14.0}, None),
     ("log-group-retention", r.LOG_GROUP, {"name": "/aws/lambda/f"}, "retentionInDays"),
     ("log-group-retention", r.LOG_GROUP, {"name": "/aws/lambda/f", "retentionInDays": 0}, "retentionInDays"),
