@@ -29,3 +29,19 @@ test: setup layer ## every offline test: unit, function, layer, integration
 
 lint: setup ## ruff
 	$(BIN)/ruff check .
+
+verify: setup ## upload-and-verify the local stack (after `make up`), or a real one: make verify STACK=dev
+	$(PY) -m verify $(if $(STACK),--stack $(STACK))
+
+# demo: down runs whatever happens (verify failure, Ctrl-C) and the exit code is verify's.
+demo: setup layer ## local stack up, upload + verify + contact sheet, down: all in one command
+	@start=$$(date +%s); rc=0; sheet=.local/contact-sheet.png; rm -f $$sheet; \
+	trap '$(MAKE) --no-print-directory down; exit 130' INT TERM; \
+	if $(MAKE) --no-print-directory up; then \
+	  $(PY) -m verify --contact-sheet $$sheet || rc=$$?; \
+	else rc=$$?; echo "demo: make up failed (exit $$rc)"; fi; \
+	$(MAKE) --no-print-directory down || echo "demo: make down failed: check with make up/down"; \
+	trap - INT TERM; \
+	echo; echo "demo: $$( [ $$rc -eq 0 ] && echo PASSED || echo FAILED ) in $$(( $$(date +%s) - start )) s"; \
+	if [ -f $$sheet ]; then echo "contact sheet: $(CURDIR)/$$sheet"; fi; \
+	exit $$rc
