@@ -253,6 +253,7 @@ def wait_until_done(
 
 
 def check_item(upload: UploadResult, variants: Sequence[VariantSpec], report: VerifyReport) -> bool:
+    """Check the metadata item; True when it is ``done`` (so the variants are worth checking)."""
     item = upload.item or {}
     subject = upload.subject
     if item.get("status") != "done":
@@ -299,12 +300,13 @@ def check_item(upload: UploadResult, variants: Sequence[VariantSpec], report: Ve
     missing_variants = sorted({v.name for v in variants} - set(item.get("variants") or {}))
     if missing_variants:
         problems.append(f"variants missing {missing_variants}")
-    return report.add(
+    report.add(
         subject,
         "metadata fields",
         not problems,
         "; ".join(problems) or f"{len(ITEM_FIELDS) + 1} fields, types and values as contracted",
     )
+    return True
 
 
 def check_variant(stack: Stack, upload: UploadResult, spec: VariantSpec, report: VerifyReport) -> None:
