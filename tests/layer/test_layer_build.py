@@ -1,0 +1,144 @@
+"""The layer build: reproducible bytes, Pillow for the right platform, clear errors.
+
+Builds download from PyPI the first time (wheels are cached in ~/.cache/imgpipe/wheels), then run
+from the cache. One build per architecture per session, plus one rebuild to compare bytes.
+"""
+
+from __future__ import annotations
+
+import struct
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from layer import build
+
+# ELF e_machine values: what the shared objects were compiled for.
+ELF_MACHINE = {"arm64": 183, "x86_64": 62}
+MACHINE = {"arm64": "aarch64", "x86_64": "x86_64"}
+
+
+@pytest.fixture(scope="session")
+def layers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, build.BuildResult]:
+    out = tmp_path_factory.mktemp("layers")
+    return {
+        arch: build.build_layer(arch, out=out / f"layer-{arch}-py3.12.zip", force=True)
+        for arch in ("arm64", "x86_64")
+    }
+
+
+def _elf_machine(blob: bytes) -> int:
+    assert blob[:4] == b"\x7fELF", "not an ELF shared object"
+    return struct.unpack_from("<H", blob, 18)[0]
+
+
+def test_same_inputs_give_byte_identical_zip(layers, tmp_path: Path) -> None:
+    again = build.build_layer("arm64", out=tmp_path / "again.zip", force=True)
+    first = layers["arm64"]
+    assert not again.skipped
+    assert again.sha256 == first.sha256
+    assert again.path.read_bytes() == first.path.read_bytes()
+
+
+@pytest.mark.parametrize("arch", ["arm64", "x86_64"])
+def test_zip_holds_pillow_for_the_architecture(layers, arch: str) -> None:
+    with zipfile.ZipFile(layers[arch].path) as zf:
+        names = zf.namelist()
+        assert "python/PIL/__init__.py" in names
+        assert any(n.startswith("python/aws_lambda_powertools/") for n in names)
+        imaging = [n for n in names if n.startswith("python/PIL/_imaging.cpython-312-")]
+        assert imaging == [f"python/PIL/_imaging.cpython-312-{MACHINE[arch]}-linux-gnu.so"]
+        assert _elf_machine(zf.read(imaging[0])) == ELF_MACHINE[arch]
+        wheel = next(n for n in names if n.startswith("python/pillow-") and n.endswith(".dist-info/WHEEL"))
+        tags = [
+            line.split(": ", 1)[1] for line in zf.read(wheel).decode().splitlines() if line.startswith("Tag")
+        ]
+        assert tags and all(t.startswith("cp312-cp312-manylinux") for t in tags)
+        assert all(t.endswith(f"_{MACHINE[arch]}") for t in tags)
+
+
+@pytest.mark.parametrize("arch", ["arm64", "x86_64"])
+def test_zip_is_normalised(layers, arch: str) -> None:
+    with zipfile.ZipFile(layers[arch].path) as zf:
+        infos = zf.infolist()
+    names = [i.filename for i in infos]
+    assert names == sorted(names)
+    assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".pyo"))]
+    assert not [n for n in names if n.startswith("python/bin/")], "console scripts embed host paths"
+    assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
+    modes = {i.filename: (i.external_attr >> 16) & 0o777 for i in infos}
+    assert {m for n, m in modes.items() if n.endswith(".py")} == {0o644}
+    assert {m for n, m in modes.items() if n.endswith(".so")} == {0o755}
+
+
+def test_unchanged_inputs_skip_the_rebuild(layers) -> None:
+    first = layers["arm64"]
+    again = build.build_layer("arm64", out=first.path)
+    assert again.skipped and again.sha256 == first.sha256
+
+
+def test_stamp_depends_on_arch_python_and_requirements(tmp_path: Path) -> None:
+    reqs = tmp_path / "requirements.txt"
+    reqs.write_text("pillow==13.0.0\n")
+    base = build.inputs_hash(reqs, "layer", "arm64", "3.12")
+    assert base == build.inputs_hash(reqs, "layer", "arm64", "3.12")
+    assert base != build.inputs_hash(reqs, "layer", "x86_64", "3.12")
+    assert base != build.inputs_hash(reqs, "layer", "arm64", "3.13")
+    reqs.write_text("pillow==12.0.0\n")
+    assert base != build.inputs_hash(reqs, "layer", "arm64", "3.12")
+
+
+@pytest.mark.parametrize("arch", ["aarch64", "amd64", "ARM64"])
+def test_unknown_architecture_is_a_clear_error(arch: str, tmp_path: Path, capsys) -> None:
+    with pytest.raises(build.LayerBuildError, match="use one of \\['arm64', 'x86_64'\\]"):
+        build.build_layer(arch, out=tmp_path / "x.zip")
+    assert build.main(["--arch", arch, "--out", str(tmp_path / "x.zip")]) == 1
+    assert f"unknown architecture '{arch}'" in capsys.readouterr().err
+    assert not (tmp_path / "x.zip").exists()
+
+
+def test_bad_python_version_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(build.LayerBuildError, match=r"must look like 3\.12"):
+        build.build_layer("arm64", python="python3", out=tmp_path / "x.zip")
+
+
+def test_pip_failure_says_what_to_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    reqs = tmp_path / "requirements.txt"
+    reqs.write_text("imgpipe-no-such-package==0.0.1\n")
+    # An index nobody listens on and an empty cache: what an offline build looks like.
+    monkeypatch.setenv("IMGPIPE_WHEEL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
+    monkeypatch.setenv("PIP_EXTRA_INDEX_URL", "")
+    monkeypatch.setenv("PIP_FIND_LINKS", "")
+    monkeypatch.setenv("PIP_RETRIES", "0")
+    with pytest.raises(build.LayerBuildError) as err:
+        build.build_layer("arm64", out=tmp_path / "x.zip", requirements=reqs)
+    message = str(err.value)
+    assert "could not download wheels for arm64" in message
+    assert "check network access to PyPI" in message
+    assert "imgpipe-no-such-package" in message  # pip's own reason is quoted
+    assert not (tmp_path / "x.zip").exists()
+
+
+def test_architecture_from_env_then_stack_config(tmp_path: Path) -> None:
+    assert build.default_architecture({}, root=tmp_path) == "arm64"
+    (tmp_path / "Pulumi.dev.yaml").write_text("config:\n  imgpipe:architecture: x86_64\n")
+    assert build.default_architecture({}, root=tmp_path) == "x86_64"
+    (tmp_path / "Pulumi.prod.yaml").write_text("config:\n  aws:region: eu-west-1\n")
+    assert build.default_architecture({"STACK": "prod"}, root=tmp_path) == "arm64"
+    assert build.default_architecture({"ARCH": "arm64"}, root=tmp_path) == "arm64"
+    (tmp_path / "Pulumi.bad.yaml").write_text("config:\n  imgpipe:architecture: i386\n")
+    with pytest.raises(build.LayerBuildError, match=r"Pulumi\.bad\.yaml: unknown architecture 'i386'"):
+        build.default_architecture({"STACK": "bad"}, root=tmp_path)
+
+
+def test_host_install_has_the_same_pins_and_is_stamped(tmp_path: Path) -> None:
+    target = tmp_path / "layer-host"
+    assert build.install_host(target) is True
+    assert (target / "PIL" / "__init__.py").is_file()
+    assert (target / "pillow-13.0.0.dist-info").is_dir()
+    assert (target / "aws_lambda_powertools-3.37.0.dist-info").is_dir()
+    assert not list(target.rglob("*.pyc"))
+    assert build.install_host(target) is False  # stamp matches: nothing reinstalled
+    assert build.main(["--host", "--target", str(target)]) == 0
