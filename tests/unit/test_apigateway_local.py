@@ -30,13 +30,64 @@ GET_REQUEST = (
     + TABLE
     + '", "Key": {"image_id": {"S": "$util.escapeJavaScript($input.params(\'image_id\'))"}}}'
 )
+# A complete item -> clean JSON template (every contract field), as UploadApi would deploy it.
+# escapeJavaScript turns ' into \' (invalid JSON, an AWS quirk): replaceAll undoes it.
 GET_RESPONSE = """#set($item = $input.path('$.Item'))
 #if(!$item)
 #set($context.responseOverride.status = 404)
 {"message": "image not found", "image_id": "$util.escapeJavaScript($input.params('image_id'))"}
 #else
-{"image_id": "$util.escapeJavaScript($item.image_id.S)", "status": "$item.status.S", "width": $item.width.N}
+#set($vs = $item.variants.M)
+{"image_id": "$util.escapeJavaScript($item.image_id.S).replaceAll("\\\\'", "'")",
+ "source_bucket": "$util.escapeJavaScript($item.source_bucket.S).replaceAll("\\\\'", "'")",
+ "source_key": "$util.escapeJavaScript($item.source_key.S).replaceAll("\\\\'", "'")",
+ "source_version_id": #if($item.source_version_id.S)"$item.source_version_id.S"#{else}null#end,
+ "status": "$item.status.S",
+ "format": #if($item.format.S)"$item.format.S"#{else}null#end,
+ "width": #if($item.width.N)$item.width.N#{else}null#end,
+ "height": #if($item.height.N)$item.height.N#{else}null#end,
+ "bytes": #if($item.bytes.N)$item.bytes.N#{else}null#end,
+ "created_at": "$item.created_at.S",
+ "processed_at": #if($item.processed_at.S)"$item.processed_at.S"#{else}null#end,
+ "duration_ms": #if($item.duration_ms.N)$item.duration_ms.N#{else}null#end,
+#if($item.error.S) "error": "$util.escapeJavaScript($item.error.S).replaceAll("\\\\'", "'")",
+#end
+ "variants": {#foreach($name in $vs.keySet())#set($v = $vs.get($name).M)
+  "$name": {"bucket": "$v.bucket.S", "format": "$v.format.S",
+   "key": "$util.escapeJavaScript($v.key.S).replaceAll("\\\\'", "'")",
+   "width": $v.width.N, "height": $v.height.N, "bytes": $v.bytes.N}#if($foreach.hasNext),#end
+#end}}
 #end"""
+
+
+ITEM = {
+    "image_id": {"S": "abc"},
+    "source_bucket": {"S": BUCKET},
+    "source_key": {"S": 'dir/it\'s a "photo".jpg'},
+    "source_version_id": {"NULL": True},
+    "status": {"S": "done"},
+    "format": {"S": "jpeg"},
+    "width": {"N": "640"},
+    "height": {"N": "480"},
+    "bytes": {"N": "12345"},
+    "created_at": {"S": "2026-11-23T08:00:00+00:00"},
+    "processed_at": {"S": "2026-11-23T08:00:01+00:00"},
+    "duration_ms": {"N": "812.5"},
+    "variants": {
+        "M": {
+            "thumbnail": {
+                "M": {
+                    "bucket": {"S": "out"},
+                    "key": {"S": "dir/it's_thumbnail_abc.jpg"},
+                    "format": {"S": "jpeg"},
+                    "width": {"N": "200"},
+                    "height": {"N": "150"},
+                    "bytes": {"N": "3000"},
+                }
+            }
+        }
+    },
+}
 
 
 @dataclass
@@ -82,9 +133,7 @@ def build_api() -> tuple[str, str, str]:
         AttributeDefinitions=[{"AttributeName": "image_id", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    ddb.put_item(
-        TableName=TABLE, Item={"image_id": {"S": "abc"}, "status": {"S": "done"}, "width": {"N": "640"}}
-    )
+    ddb.put_item(TableName=TABLE, Item=ITEM)
 
     apigw = boto3.client("apigateway", region_name=REGION)
     api_id = apigw.create_rest_api(name="imgpipe")["id"]
@@ -298,7 +347,30 @@ def test_get_image_returns_clean_json(api: Api) -> None:
     resp = api.request("GET", "/images/abc", headers={"x-api-key": api.key})
     assert resp.status == 200
     assert resp.headers["Content-Type"] == "application/json"
-    assert resp.json() == {"image_id": "abc", "status": "done", "width": 640}
+    assert resp.json() == {
+        "image_id": "abc",
+        "source_bucket": BUCKET,
+        "source_key": 'dir/it\'s a "photo".jpg',
+        "source_version_id": None,
+        "status": "done",
+        "format": "jpeg",
+        "width": 640,
+        "height": 480,
+        "bytes": 12345,
+        "created_at": "2026-11-23T08:00:00+00:00",
+        "processed_at": "2026-11-23T08:00:01+00:00",
+        "duration_ms": 812.5,
+        "variants": {
+            "thumbnail": {
+                "bucket": "out",
+                "key": "dir/it's_thumbnail_abc.jpg",
+                "format": "jpeg",
+                "width": 200,
+                "height": 150,
+                "bytes": 3000,
+            }
+        },
+    }
 
 
 def test_get_unknown_image_is_404_json(api: Api) -> None:
