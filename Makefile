@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt la
 STACK ?=
 PYTEST_ARGS ?=
 
-.PHONY: help setup layer test test-unit test-function test-integration lint demo up down verify bench soak redrive clean
+.PHONY: help setup layer test test-unit test-function test-integration lint demo up down status verify bench soak redrive clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -26,6 +26,33 @@ layer: $(STAMP) ## build the Pillow layer zip for the stack's architecture (repr
 
 test: setup layer ## every offline test: unit, function, layer, integration
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: setup layer ## only tests/unit (mocks, policy, workflow)
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+test-function: setup ## only tests/function (handler under moto)
+	$(PY) -m pytest tests/function $(PYTEST_ARGS)
+
+test-integration: setup layer ## only tests/integration (embedded local AWS)
+	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+up: setup layer ## deploy the real program into the embedded local AWS (runs in the background)
+	$(PY) -m localaws up
+
+down: setup ## destroy the local stack and stop its server
+	$(PY) -m localaws down
+
+status: setup ## is a local stack running? where?
+	$(PY) -m localaws status
+
+redrive: setup ## reprocess the messages in the local stack's dead-letter queue
+	$(PY) -m localaws redrive
+
+soak: setup ## burst of uploads with injected faults against the local stack (N=200)
+	$(PY) -m verify.soak $(if $(N),--count $(N)) $(if $(STACK),--stack $(STACK))
+
+bench: setup ## benchmark naive vs imgpipe vs pyvips (writes .bench/results.json and .bench/bench.png)
+	$(PY) -m bench
 
 lint: setup ## ruff
 	$(BIN)/ruff check .
@@ -45,3 +72,6 @@ demo: setup layer ## local stack up, upload + verify + contact sheet, down: all 
 	echo; echo "demo: $$( [ $$rc -eq 0 ] && echo PASSED || echo FAILED ) in $$(( $$(date +%s) - start )) s"; \
 	if [ -f $$sheet ]; then echo "contact sheet: $(CURDIR)/$$sheet"; fi; \
 	exit $$rc
+
+clean: ## remove local state, benchmark output and the layer build (keeps .venv)
+	rm -rf .local .bench layer/build
