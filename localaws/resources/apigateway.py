@@ -1,0 +1,453 @@
+"""API Gateway (REST): the API definition the local stage server executes.
+
+moto drops ``binaryMediaTypes`` on ``create_rest_api``; they are added with ``update_rest_api``
+(see notes in ``localaws/apigateway.py``), or image bodies would be treated as text.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from localaws.resources import Context, as_int, ignore_missing, prune, register
+
+
+def _api(inputs: dict[str, Any]) -> str:
+    return inputs.get("restApi") or inputs["restApiId"]
+
+
+def _bools(mapping: dict[str, Any] | None) -> dict[str, bool]:
+    return {k: bool(v) for k, v in (mapping or {}).items()}
+
+
+@register("aws:apigateway/restApi:RestApi")
+class RestApi:
+    def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        apigw = ctx.client("apigateway")
+        endpoint = inputs.get("endpointConfiguration") or {}
+        api = apigw.create_rest_api(
+            **prune(
+                {
+                    "name": inputs.get("name") or name,
+                    "description": inputs.get("description"),
+                    "apiKeySource": inputs.get("apiKeySource"),
+                    "endpointConfiguration": {"types": endpoint["types"]} if endpoint.get("types") else None,
+                    "minimumCompressionSize": as_int(inputs.get("minimumCompressionSize")),
+                    "policy": inputs.get("policy"),
+                    "disableExecuteApiEndpoint": inputs.get("disableExecuteApiEndpoint"),
+                    "tags": inputs.get("tags"),
+                }
+            )
+        )
+        api_id = api["id"]
+        binary = list(inputs.get("binaryMediaTypes") or [])
+        for media in binary:
+            apigw.update_rest_api(
+                restApiId=api_id,
+                patchOperations=[
+                    {"op": "add", "path": "/binaryMediaTypes/" + media.replace("/", "~1"), "value": media}
+                ],
+            )
+        root = next(r["id"] for r in apigw.get_resources(restApiId=api_id)["items"] if r["path"] == "/")
+        return api_id, {
+            **inputs,
+            "name": api["name"],
+            "rootResourceId": root,
+            "binaryMediaTypes": binary,
+            "arn": f"arn:aws:apigateway:{ctx.region}::/restapis/{api_id}",
+            "executionArn": ctx.arn("execute-api", api_id),
+            "createdDate": str(api.get("createdDate", "")),
+        }
+
+    def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
+        ignore_missing(lambda: ctx.client("apigateway").delete_rest_api(restApiId=rid))
+
+
+@register("aws:apigateway/resource:Resource")
+class Resource:
+    def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        out = ctx.client("apigateway").create_resource(
+            restApiId=_api(inputs), parentId=inputs["parentId"], pathPart=inputs["pathPart"]
+        )
+        return out["id"], {**inputs, "path": out["path"]}
+
+    def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
+        ignore_missing(
+            lambda: ctx.client("apigateway").delete_resource(restApiId=_api(state), resourceId=rid)
+        )
+
+
+@register("aws:apigateway/method:Method")
+class Method:
+    def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        ctx.client("apigateway").put_method(
+            **prune(
+                {
+                    "restApiId": _api(inputs),
+                    "resourceId": inputs["resourceId"],
+                    "httpMethod": inputs["httpMethod"],
+                    "authorizationType": inputs.get("authorization") or "NONE",
+                    "authorizerId": inputs.get("authorizerId"),
+                    "apiKeyRequired": bool(inputs.get("apiKeyRequired")),
+                    "operationName": inputs.get("operationName"),
+                    "requestParameters": _bools(inputs.get("requestParameters")),
+                    "requestModels": inputs.get("requestModels"),
+                    "requestValidatorId": inputs.get("requestValidatorId"),
+                    "authorizationScopes": inputs.get("authorizationScopes"),
+                }
+            )
+        )
+        return f"agm-{_api(inputs)}-{inputs['resourceId']}-{inputs['httpMethod']}", dict(inputs)
+
+    def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
+        ignore_missing(
+            lambda: ctx.client("apigateway").delete_method(
+                restApiId=_api(state), resourceId=state["resourceId"], httpMethod=state["httpMethod"]
+            )
+        )
+
+
+@register("aws:apigateway/integration:Integration")
+class Integration:
+    def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        ctx.client("apigateway").put_integration(
+            **prune(
+                {
+                    "restApiId": _api(inputs),
+                    "resourceId": inputs["resourceId"],
+                    "httpMethod": inputs["httpMethod"],
+                    "type": inputs["type"],
+                    "integrationHttpMethod": inputs.get("integrationHttpMethod"),
+                    "uri": inputs.get("uri"),
+                    "credentials": inputs.get("credentials"),
+                    "requestParameters": inputs.get("requestParameters"),
+                    "requestTemplates": inputs.get("requestTemplates"),
+                    "passthroughBehavior": inputs.get("passthroughBehavior"),
+                    "contentHandling": inputs.get("contentHandling"),
+                    "timeoutInMillis": as_int(inputs.get("timeoutMilliseconds")),
+                    "cacheNamespace": inputs.get("cacheNamespace"),
+                    "cacheKeyParameters": inputs.get("cacheKeyParameters"),
+                    "connectionType": inputs.get("connectionType"),
+                }
+            )
+        )
+        return f"agi-{_api(inputs)}-{inputs['resourceId']}-{inputs['httpMethod']}", dict(inputs)
+
+    def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
+        ignore_missing(
+            lambda: ctx.client("apigateway").delete_integration(
+                restApiId=_api(state), resourceId=state["resourceId"], httpMethod=state["httpMethod"]
+            )
+        )
+
+
+@register("aws:apigateway/methodResponse:MethodResponse")
+class MethodResponse:
+    def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        ctx.client("apigateway").put_method_response(
+            **prune(
+                {
+                    "restApiId": _api(inputs),
+                    "resourceId": inputs["resourceId"],
+                    "httpMethod": inputs["httpMethod"],
+                    "statusCode": inputs["statusCode"],
+                    "responseParameters": _bools(inputs.get("responseParameters")),
+                    "responseModels": inputs.get("responseModels"),
+                }
+            )
+        )
+        return (
+            f"agmr-{_api(inputs)}-{inputs['resourceId']}-{inputs['httpMethod']}-{inputs['statusCode']}",
+            dict(inputs),
+        )
+
+    def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
+        ignore_missing(
+            lambda: ctx.client("apigateway").delete_method_response(
+                restApiId=_api(state),
+                resourceId=state["resourceId"],
+                httpMethod=state["httpMethod"],
+                statusCode=state["statusCode"],
+            )
+        )
+
+
+@register("aws:apigateway/integrationResponse:IntegrationResponse")
+class IntegrationResponse:
+    def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        ctx.client("apigateway").put_integration_response(
+            **prune(
+                {
+                    "restApiId": _api(inputs),
+                    "resourceId": inputs["resourceId"],
+                    "httpMethod": inputs["httpMethod"],
+                    "statusCode": inputs["statusCode"],
+                    "selectionPattern": inputs.get("selectionPattern"),
+                    "responseParameters": inputs.get("responseParameters"),
+                    "responseTemplates": inputs.get("responseTemplates"),
+                    "contentHandling": inputs.get("contentHandling"),
+                }
+            )
+        )
+        return (
+            f"agir-{_api(inputs)}-{inputs['resourceId']}-{inputs['httpMethod']}-{inputs['statusCode']}",
+            dict(inputs),
+        )
+
+    def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
+        ignore_missing(
+            lambda: ctx.client("apigateway").delete_integration_response(
+                restApiId=_api(state),
+                resourceId=state["resourceId"],
+                httpMethod=state["httpMethod"],
+                statusCode=state["statusCode"],
+            )
+        )
+
+
+@register("aws:apigateway/response:Response")
+class GatewayResponse:
+    def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        ctx.client("apigateway").put_gateway_response(
+            **prune(
+                {
+                    "restApiId": _api(inputs),
+                    "responseType": inputs["responseType"],
+                    "statusCode": inputs.get("statusCode"),
+                    "responseParameters": inputs.get("responseParameters"),
+                    "responseTemplates": inputs.get("responseTemplates"),
+                }
+            )
+        )
+        return f"aggr-{_api(inputs)}-{inputs['responseType']}", dict(inputs)
+
+    def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
+        ignore_missing(
+            lambda: ctx.client("apigateway").delete_gateway_response(
+                restApiId=_api(state), responseType=state["responseType"]
+            )
+        )
+
+
+register("aws:apigateway/gatewayResponse:GatewayResponse")(GatewayResponse)
+
+
+@register("aws:apigateway/requestValidator:RequestValidator")
+class RequestValidator:
+    def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        out = ctx.client("apigateway").create_request_validator(
+            restApiId=_api(inputs),
+            name=inputs.get("name") or name,
+            validateRequestBody=bool(inputs.get("validateRequestBody")),
+            validateRequestParameters=bool(inputs.get("validateRequestParameters")),
+        )
+        return out["id"], dict(inputs)
+
+    def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
+        ignore_missing(
+            lambda: ctx.client("apigateway").delete_request_validator(
+                restApiId=_api(state), requestValidatorId=rid
+            )
+        )
+
+
+@register("aws:apigateway/model:Model")
+class Model:
+    def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        out = ctx.client("apigateway").create_model(
+            **prune(
+                {
+                    "restApiId": _api(inputs),
+                    "name": inputs["name"],
+                    "contentType": inputs["contentType"],
+                    "schema": inputs.get("schema"),
+                    "description": inputs.get("description"),
+                }
+            )
+        )
+        return out["id"], dict(inputs)
+
+    def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
+        ignore_missing(
+            lambda: ctx.client("apigateway").delete_model(restApiId=_api(state), modelName=state["name"])
+        )
+
+
+@register("aws:apigateway/deployment:Deployment")
+class Deployment:
+    def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        out = ctx.client("apigateway").create_deployment(
+            **prune(
+                {
+                    "restApiId": _api(inputs),
+                    "description": inputs.get("description"),
+                    "variables": inputs.get("variables"),
+                }
+            )
+        )
+        return out["id"], {**inputs, "createdDate": str(out.get("createdDate", ""))}
+
+    def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
+        ignore_missing(
+            lambda: ctx.client("apigateway").delete_deployment(restApiId=_api(state), deploymentId=rid)
+        )
+
+
+@register("aws:apigateway/stage:Stage")
+class Stage:
+    def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        api = _api(inputs)
+        stage = inputs["stageName"]
+        ctx.client("apigateway").create_stage(
+            **prune(
+                {
+                    "restApiId": api,
+                    "stageName": stage,
+                    "deploymentId": inputs["deploymentId"],
+                    "description": inputs.get("description"),
+                    "variables": inputs.get("variables"),
+                    "tracingEnabled": inputs.get("xrayTracingEnabled"),
+                    "tags": inputs.get("tags"),
+                }
+            )
+        )
+        base = ctx.stage_base_url or f"https://{api}.execute-api.{ctx.region}.amazonaws.com"
+        invoke_url = f"{base}/{api}/{stage}" if ctx.stage_base_url else f"{base}/{stage}"
+        return f"ags-{api}-{stage}", {
+            **inputs,
+            "invokeUrl": invoke_url,
+            "executionArn": ctx.arn("execute-api", f"{api}/{stage}"),
+            "arn": f"arn:aws:apigateway:{ctx.region}::/restapis/{api}/stages/{stage}",
+        }
+
+    def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
+        ignore_missing(
+            lambda: ctx.client("apigateway").delete_stage(restApiId=_api(state), stageName=state["stageName"])
+        )
+
+
+@register("aws:apigateway/methodSettings:MethodSettings")
+class MethodSettings:
+    """Metrics/logging/throttling per method: stored on the stage (the stage server ignores them)."""
+
+    _PATHS: ClassVar[dict[str, str]] = {
+        "metricsEnabled": "metrics/enabled",
+        "loggingLevel": "logging/loglevel",
+        "dataTraceEnabled": "logging/dataTrace",
+        "throttlingBurstLimit": "throttling/burstLimit",
+        "throttlingRateLimit": "throttling/rateLimit",
+        "cachingEnabled": "caching/enabled",
+    }
+
+    def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        settings = inputs.get("settings") or {}
+        ops = [
+            {
+                "op": "replace",
+                "path": f"/{inputs['methodPath']}/{path}",
+                "value": str(settings[k]).lower() if isinstance(settings[k], bool) else str(settings[k]),
+            }
+            for k, path in self._PATHS.items()
+            if settings.get(k) is not None
+        ]
+        if ops:
+            ctx.client("apigateway").update_stage(
+                restApiId=_api(inputs), stageName=inputs["stageName"], patchOperations=ops
+            )
+        return f"{_api(inputs)}-{inputs['stageName']}-{inputs['methodPath']}", dict(inputs)
+
+    def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
+        return None  # goes with the stage
+
+
+@register("aws:apigateway/apiKey:ApiKey")
+class ApiKey:
+    def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        out = ctx.client("apigateway").create_api_key(
+            **prune(
+                {
+                    "name": inputs.get("name") or name,
+                    "description": inputs.get("description"),
+                    "enabled": inputs.get("enabled", True),
+                    "value": inputs.get("value"),
+                    "tags": inputs.get("tags"),
+                }
+            )
+        )
+        return out["id"], {
+            **inputs,
+            "name": out["name"],
+            "value": out["value"],
+            "arn": f"arn:aws:apigateway:{ctx.region}::/apikeys/{out['id']}",
+        }
+
+    def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
+        ignore_missing(lambda: ctx.client("apigateway").delete_api_key(apiKey=rid))
+
+
+@register("aws:apigateway/usagePlan:UsagePlan")
+class UsagePlan:
+    def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        throttle = inputs.get("throttleSettings") or {}
+        quota = inputs.get("quotaSettings") or {}
+        out = ctx.client("apigateway").create_usage_plan(
+            **prune(
+                {
+                    "name": inputs.get("name") or name,
+                    "description": inputs.get("description"),
+                    "apiStages": [
+                        {"apiId": s["apiId"], "stage": s["stage"]} for s in inputs.get("apiStages") or []
+                    ],
+                    "throttle": prune(
+                        {
+                            "burstLimit": as_int(throttle.get("burstLimit")),
+                            "rateLimit": throttle.get("rateLimit"),
+                        }
+                    ),
+                    "quota": prune(
+                        {
+                            "limit": as_int(quota.get("limit")),
+                            "offset": as_int(quota.get("offset")),
+                            "period": quota.get("period"),
+                        }
+                    ),
+                    "tags": inputs.get("tags"),
+                }
+            )
+        )
+        return out["id"], {**inputs, "arn": f"arn:aws:apigateway:{ctx.region}::/usageplans/{out['id']}"}
+
+    def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
+        ignore_missing(lambda: ctx.client("apigateway").delete_usage_plan(usagePlanId=rid))
+
+
+@register("aws:apigateway/usagePlanKey:UsagePlanKey")
+class UsagePlanKey:
+    def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        out = ctx.client("apigateway").create_usage_plan_key(
+            usagePlanId=inputs["usagePlanId"], keyId=inputs["keyId"], keyType=inputs.get("keyType", "API_KEY")
+        )
+        return out["id"], {**inputs, "name": out.get("name"), "value": out.get("value")}
+
+    def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
+        ignore_missing(
+            lambda: ctx.client("apigateway").delete_usage_plan_key(
+                usagePlanId=state["usagePlanId"], keyId=rid
+            )
+        )
+
+
+@register("aws:apigateway/account:Account")
+class Account:
+    """Account-wide CloudWatch role for API Gateway logging: recorded locally (nothing to log to)."""
+
+    def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        ctx.say(
+            f"    note: {name}: API Gateway account settings are recorded only (no execution logs locally)"
+        )
+        return "api-gateway-account", {
+            **inputs,
+            "throttleSettings": [{"burstLimit": 5000, "rateLimit": 10000}],
+        }
+
+    def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
+        return None

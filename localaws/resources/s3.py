@@ -1,0 +1,258 @@
+"""S3: buckets and the bucket-level settings resources of pulumi-aws v7."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from localaws.resources import Context, autoname, ignore_missing, pascal, prune, register
+
+# v7 tokens plus the V2 aliases older programs use.
+_ALIASES = {
+    "Bucket": ["aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"],
+    "Versioning": [
+        "aws:s3/bucketVersioning:BucketVersioning",
+        "aws:s3/bucketVersioningV2:BucketVersioningV2",
+    ],
+    "Sse": [
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+        "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
+    ],
+    "Lifecycle": [
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
+        "aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2",
+    ],
+    "Cors": [
+        "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration",
+        "aws:s3/bucketCorsConfigurationV2:BucketCorsConfigurationV2",
+    ],
+}
+
+
+def _register_all(kind: str) -> Any:
+    def deco(cls: type) -> type:
+        for token in _ALIASES[kind]:
+            register(token)(cls)
+        return cls
+
+    return deco
+
+
+def empty_bucket(ctx: Context, bucket: str) -> int:
+    """Delete every object version and delete marker (a versioned bucket keeps them all)."""
+    s3 = ctx.client("s3")
+    removed = 0
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        batch = [
+            {"Key": v["Key"], "VersionId": v["VersionId"]}
+            for v in page.get("Versions", []) + page.get("DeleteMarkers", [])
+        ]
+        for i in range(0, len(batch), 1000):
+            s3.delete_objects(Bucket=bucket, Delete={"Objects": batch[i : i + 1000], "Quiet": True})
+        removed += len(batch)
+    return removed
+
+
+@_register_all("Bucket")
+class Bucket:
+    def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        bucket = autoname(inputs, name, key="bucket", max_len=63).lower()
+        s3 = ctx.client("s3")
+        kwargs: dict[str, Any] = {"Bucket": bucket}
+        if ctx.region != "us-east-1":
+            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": ctx.region}
+        s3.create_bucket(**kwargs)
+        if inputs.get("tags"):
+            s3.put_bucket_tagging(
+                Bucket=bucket, Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in inputs["tags"].items()]}
+            )
+        return bucket, {
+            **inputs,
+            "bucket": bucket,
+            "arn": f"arn:aws:s3:::{bucket}",
+            "bucketDomainName": f"{bucket}.s3.amazonaws.com",
+            "bucketRegionalDomainName": f"{bucket}.s3.{ctx.region}.amazonaws.com",
+            "region": ctx.region,
+            "hostedZoneId": "Z3AQBSTGFYJSTF",
+        }
+
+    def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
+        # The local stack is disposable: always empty first (AWS needs forceDestroy for this).
+        def go() -> None:
+            empty_bucket(ctx, rid)
+            ctx.client("s3").delete_bucket(Bucket=rid)
+
+        ignore_missing(go)
+
+
+@_register_all("Versioning")
+class BucketVersioning:
+    def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        conf = inputs.get("versioningConfiguration") or {}
+        ctx.client("s3").put_bucket_versioning(
+            Bucket=inputs["bucket"], VersioningConfiguration={"Status": conf.get("status", "Enabled")}
+        )
+        return inputs["bucket"], dict(inputs)
+
+    def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
+        ignore_missing(
+            lambda: ctx.client("s3").put_bucket_versioning(
+                Bucket=rid, VersioningConfiguration={"Status": "Suspended"}
+            )
+        )
+
+
+@_register_all("Sse")
+class BucketEncryption:
+    def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        rules = pascal(inputs.get("rules") or [])
+        ctx.client("s3").put_bucket_encryption(
+            Bucket=inputs["bucket"], ServerSideEncryptionConfiguration={"Rules": rules}
+        )
+        return inputs["bucket"], dict(inputs)
+
+    def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
+        ignore_missing(lambda: ctx.client("s3").delete_bucket_encryption(Bucket=rid))
+
+
+@register("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+class PublicAccessBlock:
+    def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        conf = {
+            k: bool(inputs.get(k, False))
+            for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+        }
+        ctx.client("s3").put_public_access_block(
+            Bucket=inputs["bucket"], PublicAccessBlockConfiguration=pascal(conf)
+        )
+        return inputs["bucket"], dict(inputs)
+
+    def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
+        ignore_missing(lambda: ctx.client("s3").delete_public_access_block(Bucket=rid))
+
+
+@register("aws:s3/bucketOwnershipControls:BucketOwnershipControls")
+class OwnershipControls:
+    def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        rule = inputs.get("rule") or {}
+        ctx.client("s3").put_bucket_ownership_controls(
+            Bucket=inputs["bucket"],
+            OwnershipControls={
+                "Rules": [{"ObjectOwnership": rule.get("objectOwnership", "BucketOwnerEnforced")}]
+            },
+        )
+        return inputs["bucket"], dict(inputs)
+
+    def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
+        ignore_missing(lambda: ctx.client("s3").delete_bucket_ownership_controls(Bucket=rid))
+
+
+def is_tls_only_deny(statement: dict[str, Any]) -> bool:
+    """A Deny conditioned on aws:SecureTransport (moto ignores the condition: it would deny all)."""
+    if statement.get("Effect") != "Deny":
+        return False
+    for test in (statement.get("Condition") or {}).values():
+        if isinstance(test, dict) and any(k.lower() == "aws:securetransport" for k in test):
+            return True
+    return False
+
+
+@register("aws:s3/bucketPolicy:BucketPolicy")
+class BucketPolicy:
+    def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        bucket = inputs["bucket"]
+        raw = inputs["policy"]
+        doc = json.loads(raw) if isinstance(raw, str) else raw
+        statements = doc.get("Statement") or []
+        if isinstance(statements, dict):
+            statements = [statements]
+        kept = [s for s in statements if not is_tls_only_deny(s)]
+        skipped = len(statements) - len(kept)
+        if skipped:
+            ctx.say(
+                f"    note: {name}: not applying {skipped} aws:SecureTransport Deny statement(s) locally "
+                "(moto ignores the condition and would deny every call; the local endpoint is plain HTTP). "
+                "AWS gets the full policy."
+            )
+        if kept:
+            ctx.client("s3").put_bucket_policy(Bucket=bucket, Policy=json.dumps({**doc, "Statement": kept}))
+        return bucket, dict(inputs)
+
+    def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
+        ignore_missing(lambda: ctx.client("s3").delete_bucket_policy(Bucket=rid))
+
+
+def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    out = pascal(rule)
+    flt = out.get("Filter")
+    if not flt:
+        out["Filter"] = {"Prefix": out.pop("Prefix", "")}
+    elif "ObjectSizeGreaterThan" in flt or "ObjectSizeLessThan" in flt:
+        # Pulumi sends sizes as strings in v7; S3 wants numbers.
+        for k in ("ObjectSizeGreaterThan", "ObjectSizeLessThan"):
+            if k in flt:
+                flt[k] = int(flt[k])
+    return {k: v for k, v in out.items() if v not in (None, {}, [])}
+
+
+@_register_all("Lifecycle")
+class Lifecycle:
+    def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        rules = [_lifecycle_rule(r) for r in inputs.get("rules") or []]
+        ctx.client("s3").put_bucket_lifecycle_configuration(
+            Bucket=inputs["bucket"], LifecycleConfiguration={"Rules": rules}
+        )
+        return inputs["bucket"], dict(inputs)
+
+    def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
+        ignore_missing(lambda: ctx.client("s3").delete_bucket_lifecycle(Bucket=rid))
+
+
+@_register_all("Cors")
+class Cors:
+    def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        rules = [prune(pascal(r, {"id": "ID"})) for r in inputs.get("corsRules") or []]
+        ctx.client("s3").put_bucket_cors(Bucket=inputs["bucket"], CORSConfiguration={"CORSRules": rules})
+        return inputs["bucket"], dict(inputs)
+
+    def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
+        ignore_missing(lambda: ctx.client("s3").delete_bucket_cors(Bucket=rid))
+
+
+def _filter(item: dict[str, Any]) -> dict[str, Any]:
+    rules = [
+        {"Name": n, "Value": item[k]}
+        for n, k in (("prefix", "filterPrefix"), ("suffix", "filterSuffix"))
+        if item.get(k)
+    ]
+    return {"Filter": {"Key": {"FilterRules": rules}}} if rules else {}
+
+
+@register("aws:s3/bucketNotification:BucketNotification")
+class Notification:
+    def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        conf: dict[str, Any] = {}
+        for key, out, arn in (
+            ("lambdaFunctions", "LambdaFunctionConfigurations", ("lambdaFunctionArn", "LambdaFunctionArn")),
+            ("queues", "QueueConfigurations", ("queueArn", "QueueArn")),
+            ("topics", "TopicConfigurations", ("topicArn", "TopicArn")),
+        ):
+            items = inputs.get(key) or []
+            if items:
+                conf[out] = [
+                    prune({"Id": i.get("id"), arn[1]: i[arn[0]], "Events": i.get("events"), **_filter(i)})
+                    for i in items
+                ]
+        if inputs.get("eventbridge"):
+            conf["EventBridgeConfiguration"] = {}
+        ctx.client("s3").put_bucket_notification_configuration(
+            Bucket=inputs["bucket"], NotificationConfiguration=conf
+        )
+        return inputs["bucket"], dict(inputs)
+
+    def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
+        ignore_missing(
+            lambda: ctx.client("s3").put_bucket_notification_configuration(
+                Bucket=rid, NotificationConfiguration={}
+            )
+        )
