@@ -1,0 +1,1 @@
+"""imgpipe's infrastructure as Pulumi component resources (one resource family per module)."""

@@ -1,0 +1,82 @@
+"""MetadataTable: the DynamoDB table of image records (the metadata item contract).
+
+Partition key ``image_id``; GSIs ``by_source_key`` (all records of one object key, newest
+last) and ``by_status`` (e.g. every ``failed`` image since a date), both projecting ALL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+from pulumi import Output, ResourceOptions
+
+HASH_KEY = "image_id"
+INDEXES: dict[str, tuple[str, str]] = {
+    # index name -> (hash key, range key)
+    "by_source_key": ("source_key", "created_at"),
+    "by_status": ("status", "created_at"),
+}
+
+
+@dataclass
+class MetadataTableArgs:
+    """Settings of the :class:`MetadataTable`."""
+
+    protect: bool = False
+    """Deletion protection on the table, Pulumi ``protect`` + ``retain_on_delete`` on it and its key."""
+    ttl_attribute: str | None = None
+    """Expire items whose epoch-seconds attribute of this name is past (None: keep items)."""
+
+
+class MetadataTable(pulumi.ComponentResource):
+    """On-demand DynamoDB table, SSE with its own CMK (rotation on), PITR, the two GSIs.
+
+    Attributes: ``table`` (``aws.dynamodb.Table``), ``table_name``, ``table_arn``, ``key_arn``.
+    """
+
+    table_name: Output[str]
+    table_arn: Output[str]
+    key_arn: Output[str]
+
+    def __init__(self, name: str, args: MetadataTableArgs, opts: ResourceOptions | None = None) -> None:
+        super().__init__("imgpipe:storage:MetadataTable", name, None, opts)
+        kept = ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect)
+
+        self.key = aws.kms.Key(
+            f"{name}-key",
+            description=f"imgpipe {pulumi.get_stack()} metadata table encryption",
+            enable_key_rotation=True,
+            deletion_window_in_days=30 if args.protect else 7,
+            opts=kept,
+        )
+        aws.kms.Alias(
+            f"{name}-key-alias",
+            name=f"alias/{pulumi.get_project()}-{pulumi.get_stack()}-metadata-key",
+            target_key_id=self.key.key_id,
+            opts=ResourceOptions(parent=self),
+        )
+        attributes = sorted({HASH_KEY, *(k for keys in INDEXES.values() for k in keys)})
+        self.table = aws.dynamodb.Table(
+            f"{name}-table",
+            billing_mode="PAY_PER_REQUEST",
+            hash_key=HASH_KEY,
+            # only key attributes are declared; the rest of the item is schemaless
+            attributes=[{"name": attr, "type": "S"} for attr in attributes],
+            global_secondary_indexes=[
+                {"name": index, "hash_key": hash_key, "range_key": range_key, "projection_type": "ALL"}
+                for index, (hash_key, range_key) in INDEXES.items()
+            ],
+            server_side_encryption={"enabled": True, "kms_key_arn": self.key.arn},
+            point_in_time_recovery={"enabled": True},
+            deletion_protection_enabled=args.protect,
+            ttl={"attribute_name": args.ttl_attribute, "enabled": True} if args.ttl_attribute else None,
+            opts=kept,
+        )
+        self.table_name = self.table.name
+        self.table_arn = self.table.arn
+        self.key_arn = self.key.arn
+        self.register_outputs(
+            {"table_name": self.table_name, "table_arn": self.table_arn, "key_arn": self.key_arn}
+        )

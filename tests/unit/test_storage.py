@@ -1,0 +1,169 @@
+"""SecureBucket and MetadataTable, as the real program registers them (dev and prod stacks),
+plus small programs for the options the stacks do not use (injected key, TTL)."""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from components.secure_bucket import bucket_name_prefix
+from tests.unit.mocks import Graph, Recorded, run_program
+from tests.unit.test_policy_graph import stack_config
+
+BUCKET = "aws:s3/bucket:Bucket"
+KEY = "aws:kms/key:Key"
+
+
+@pytest.fixture(scope="module")
+def dev() -> Graph:
+    return run_program(stack_config("dev"), stack="dev")
+
+
+@pytest.fixture(scope="module")
+def prod() -> Graph:
+    return run_program(stack_config("prod"), stack="prod")
+
+
+def child(graph: Graph, component: str, resource_type: str) -> Recorded:
+    kind = "MetadataTable" if component == "metadata" else "SecureBucket"
+    parent = graph.one(f"imgpipe:storage:{kind}", component)
+    found = [r for r in graph.children(parent) if r.type == resource_type]
+    assert len(found) == 1, (component, resource_type, [r.name for r in found])
+    return found[0]
+
+
+@pytest.mark.parametrize("purpose", ["uploads", "processed"])
+def test_secure_bucket_children_are_private_versioned_cmk_tls_only(dev: Graph, purpose: str) -> None:
+    key = child(dev, purpose, KEY)
+    assert key.inputs["enableKeyRotation"] is True
+    alias = child(dev, purpose, "aws:kms/alias:Alias")
+    assert alias.inputs["targetKeyId"] == key.state["keyId"]
+    assert alias.inputs["name"] == f"alias/imgpipe-dev-{purpose}-key"
+    bucket = child(dev, purpose, BUCKET)
+    suffix = child(dev, purpose, "random:index/randomId:RandomId")
+    assert suffix.inputs["byteLength"] == 4
+    assert bucket.id == f"imgpipe-dev-{purpose}-{suffix.state['hex']}"
+    assert re.fullmatch(r"[a-z0-9][a-z0-9-]{2,62}", bucket.id)
+
+    pab = child(dev, purpose, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+    assert pab.inputs["bucket"] == bucket.id
+    assert all(pab.inputs[f] is True for f in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
+                                                "restrictPublicBuckets"))  # fmt: skip
+    ownership = child(dev, purpose, "aws:s3/bucketOwnershipControls:BucketOwnershipControls")
+    assert ownership.inputs["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
+    versioning = child(dev, purpose, "aws:s3/bucketVersioning:BucketVersioning")
+    assert versioning.inputs["versioningConfiguration"]["status"] == "Enabled"
+    sse = child(
+        dev, purpose, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+    )
+    [rule] = sse.inputs["rules"]
+    assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "aws:kms",
+                                                          "kmsMasterKeyId": key.state["arn"]}  # fmt: skip
+    assert rule["bucketKeyEnabled"] is True
+
+    lifecycle = child(dev, purpose, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    rules = {r["id"]: r for r in lifecycle.inputs["rules"]}
+    assert rules["expire-noncurrent-versions"]["noncurrentVersionExpiration"]["noncurrentDays"] == 30
+    assert rules["abort-incomplete-multipart-uploads"]["abortIncompleteMultipartUpload"] == {
+        "daysAfterInitiation": 7
+    }
+    assert all(r["status"] == "Enabled" for r in rules.values())
+    assert versioning.urn in lifecycle.dependencies
+
+    policy = child(dev, purpose, "aws:s3/bucketPolicy:BucketPolicy")
+    doc = json.loads(policy.inputs["policy"])
+    [deny] = doc["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Principal"] == "*" and deny["Action"] == "s3:*"
+    assert deny["Resource"] == [bucket.state["arn"], bucket.state["arn"] + "/*"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert pab.urn in policy.dependencies  # the policy is written after the access block
+
+
+def test_each_bucket_has_its_own_key(dev: Graph) -> None:
+    keys = {child(dev, p, KEY).state["arn"] for p in ("uploads", "processed")}
+    assert len(keys) == 2
+
+
+def test_dev_buckets_force_destroy_and_are_not_protected(dev: Graph) -> None:
+    for bucket in dev.of_type(BUCKET):
+        assert bucket.inputs["forceDestroy"] is True
+        assert not bucket.protect and not bucket.retain_on_delete
+
+
+def test_prod_protects_and_retains_the_data_stores(prod: Graph) -> None:
+    stores = prod.of_type(BUCKET, KEY, "aws:dynamodb/table:Table")
+    assert len(stores) >= 6  # two buckets, their keys, the table and its key (+ any other keys)
+    for store in stores:
+        assert store.protect and store.retain_on_delete, store.name
+    for bucket in prod.of_type(BUCKET):
+        assert bucket.inputs["forceDestroy"] is False
+    table = prod.one("aws:dynamodb/table:Table")
+    assert table.inputs["deletionProtectionEnabled"] is True
+    assert all(child(prod, p, KEY).inputs["deletionWindowInDays"] == 30 for p in ("uploads", "processed"))
+
+
+def test_metadata_table_shape(dev: Graph) -> None:
+    table = child(dev, "metadata", "aws:dynamodb/table:Table")
+    key = child(dev, "metadata", KEY)
+    assert key.inputs["enableKeyRotation"] is True
+    assert table.inputs["billingMode"] == "PAY_PER_REQUEST"
+    assert table.inputs["hashKey"] == "image_id"
+    assert {a["name"]: a["type"] for a in table.inputs["attributes"]} == {
+        "image_id": "S", "source_key": "S", "status": "S", "created_at": "S"
+    }  # fmt: skip
+    indexes = {i["name"]: i for i in table.inputs["globalSecondaryIndexes"]}
+    assert set(indexes) == {"by_source_key", "by_status"}
+    assert (indexes["by_source_key"]["hashKey"], indexes["by_source_key"]["rangeKey"]) == (
+        "source_key",
+        "created_at",
+    )
+    assert (indexes["by_status"]["hashKey"], indexes["by_status"]["rangeKey"]) == ("status", "created_at")
+    assert all(i["projectionType"] == "ALL" for i in indexes.values())
+    assert table.inputs["serverSideEncryption"] == {"enabled": True, "kmsKeyArn": key.state["arn"]}
+    assert table.inputs["pointInTimeRecovery"]["enabled"] is True
+    assert table.inputs["deletionProtectionEnabled"] is False
+    assert "ttl" not in table.inputs
+
+
+def test_bucket_names_fit_s3_limits() -> None:
+    prefix = bucket_name_prefix("imgpipe", "a-very-long-stack-name-for-feature-branch-previews", "processed")
+    assert len(prefix) + 8 <= 63 and prefix.endswith("-") and "--" not in prefix
+    assert bucket_name_prefix("imgpipe", "Dev_Stack", "uploads") == "imgpipe-dev-stack-uploads-"
+
+
+def _run_snippet(tmp_path: Path, body: str) -> Graph:
+    program = tmp_path / "__main__.py"
+    program.write_text(textwrap.dedent(body))
+    return run_program({}, program=program)
+
+
+def test_injected_key_replaces_the_buckets_own_key(tmp_path: Path) -> None:
+    graph = _run_snippet(
+        tmp_path,
+        """
+        from components.secure_bucket import SecureBucket, SecureBucketArgs
+        key = "arn:aws:kms:us-east-1:123456789012:key/k1"
+        SecureBucket("shared", SecureBucketArgs("shared", kms_key_arn=key, noncurrent_version_days=3))
+        """,
+    )
+    assert graph.of_type(KEY) == []
+    sse = graph.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    assert sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"].endswith(":key/k1")
+    lifecycle = graph.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    assert lifecycle.inputs["rules"][0]["noncurrentVersionExpiration"] == {"noncurrentDays": 3}
+
+
+def test_table_ttl_is_optional(tmp_path: Path) -> None:
+    graph = _run_snippet(
+        tmp_path,
+        """
+        from components.metadata_table import MetadataTable, MetadataTableArgs
+        MetadataTable("m", MetadataTableArgs(ttl_attribute="expires_at"))
+        """,
+    )
+    table = graph.one("aws:dynamodb/table:Table")
+    assert table.inputs["ttl"] == {"attributeName": "expires_at", "enabled": True}
