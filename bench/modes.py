@@ -1,0 +1,203 @@
+"""The three ways the benchmark renders the default variants, each run in a fresh process.
+
+    python -m bench.modes MODE IMAGE    # prints one JSON line: timings, output sizes, peak RSS
+
+* ``naive`` — what a first Lambda usually does: decode the upload again for every variant,
+  default encoder settings (``img.save(buf, fmt, quality=q)``), thumbnail with LANCZOS from the
+  full-size image.
+* ``imgpipe`` — the real handler's image code, :func:`function.imaging.render_variants` (no AWS).
+* ``pyvips`` — the same variants through libvips: ``jpegsave``/``webpsave``/``pngsave`` at their
+  defaults and ``thumbnail`` (shrink-on-load) for resized variants.
+
+Every mode gets the upload as bytes (as the handler gets it from S3) and reports wall time from
+those bytes to the last encoded variant; imports and reading the file are outside the timing
+(the cold import is measured separately by :mod:`bench.run`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import resource
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from function.variants import DEFAULT_VARIANTS, VariantSpec
+
+MODES = ("naive", "imgpipe", "pyvips")
+MAX_PIXELS = 100_000_000  # above the 24 MP image: the benchmark measures speed, not the limit
+_PIL_FORMAT = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
+
+Result = dict[str, Any]
+
+
+def _rss_mb() -> float:
+    # Linux reports ru_maxrss in KiB.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _fit_inside(spec: VariantSpec, size: tuple[int, int]) -> tuple[int, int]:
+    return (spec.max_width or size[0], spec.max_height or size[1])
+
+
+def run_naive(data: bytes, specs: tuple[VariantSpec, ...]) -> Result:
+    from PIL import Image, ImageOps
+
+    variants: dict[str, dict[str, Any]] = {}
+    for spec in specs:
+        start = time.perf_counter()
+        img = Image.open(io.BytesIO(data))
+        img.load()  # a full decode per variant: the naive handler's biggest waste
+        if spec.max_width or spec.max_height:
+            if spec.fit == "cover":
+                img = ImageOps.fit(img, _fit_inside(spec, img.size), Image.Resampling.LANCZOS)
+            else:
+                # reducing_gap=None: plain LANCZOS over every source pixel, no box pre-reduction.
+                img.thumbnail(_fit_inside(spec, img.size), Image.Resampling.LANCZOS, reducing_gap=None)
+        if spec.format == "jpeg" and img.mode not in ("RGB", "L"):
+            img = img.convert("RGB")
+        buf = io.BytesIO()
+        img.save(buf, _PIL_FORMAT[spec.format], quality=spec.quality)
+        variants[spec.name] = {
+            "seconds": time.perf_counter() - start,
+            "bytes": buf.getbuffer().nbytes,
+            "width": img.width,
+            "height": img.height,
+        }
+    return {"variants": variants}
+
+
+def run_imgpipe(data: bytes, specs: tuple[VariantSpec, ...]) -> Result:
+    try:
+        from function import imaging
+    except ImportError as exc:
+        raise SystemExit(f"imgpipe mode needs function/imaging.py (render_variants): {exc}") from exc
+    if not hasattr(imaging, "render_variants"):
+        raise SystemExit("imgpipe mode: function.imaging has no render_variants(data, specs, max_pixels)")
+
+    # Per-step timings without changing the code path: wrap the module's decode and per-variant
+    # encode functions when they exist (they run on worker threads, so their times overlap).
+    steps: dict[str, float] = {}
+
+    def record_encode(args: tuple[Any, ...], secs: float) -> None:
+        spec = getattr(args[0], "spec", None) if args else None
+        if spec is not None:  # private helper: skip the per-variant figure if its shape changes
+            steps[spec.name] = secs
+
+    _wrap(imaging, "decode", lambda args, secs: steps.__setitem__("decode", secs))
+    _wrap(imaging, "_encode", record_encode)
+    uploaded: dict[str, int] = {}
+
+    def sink(encoded: Any) -> None:
+        # Stands in for the S3 upload: reads the buffer once, then the handler drops it.
+        uploaded[encoded.spec.name] = len(encoded.stream().getbuffer())
+
+    info = imaging.render_variants(data, specs, MAX_PIXELS, sink=sink)
+    variants = {
+        v.name: {"seconds": steps.get(v.name), "bytes": v.bytes, "width": v.width, "height": v.height}
+        for v in info.variants
+    }
+    if uploaded != {name: v["bytes"] for name, v in variants.items()}:
+        raise SystemExit(f"imgpipe sink saw {uploaded}, info says {variants}")
+    threads = imaging.default_threads() if hasattr(imaging, "default_threads") else None
+    return {"variants": variants, "decode_seconds": steps.get("decode"), "threads": threads}
+
+
+def _wrap(module: Any, name: str, record: Callable[[tuple[Any, ...], float], None]) -> None:
+    original = getattr(module, name, None)
+    if original is None:
+        return
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            record(args, time.perf_counter() - start)
+
+    setattr(module, name, timed)
+
+
+def run_pyvips(data: bytes, specs: tuple[VariantSpec, ...]) -> Result:
+    import pyvips
+
+    variants: dict[str, dict[str, Any]] = {}
+    start = time.perf_counter()
+    # libvips decodes lazily; copy_memory() decodes once here so full-size saves share the pixels.
+    full = pyvips.Image.new_from_buffer(data, "").copy_memory()
+    decode_seconds = time.perf_counter() - start
+    for spec in specs:
+        start = time.perf_counter()
+        if spec.max_width or spec.max_height:
+            # thumbnail_buffer uses shrink-on-load (libjpeg DCT scaling), libvips' fast path.
+            w, h = _fit_inside(spec, (full.width, full.height))
+            crop = "centre" if spec.fit == "cover" else "none"
+            img = pyvips.Image.thumbnail_buffer(data, w, height=h, size="down", crop=crop)
+        else:
+            img = full
+        if spec.format == "jpeg":
+            out = img.jpegsave_buffer(Q=spec.quality)
+        elif spec.format == "webp":
+            out = img.webpsave_buffer(Q=spec.quality)
+        else:
+            out = img.pngsave_buffer()
+        variants[spec.name] = {
+            "seconds": time.perf_counter() - start,
+            "bytes": len(out),
+            "width": img.width,
+            "height": img.height,
+        }
+    return {"variants": variants, "decode_seconds": decode_seconds}
+
+
+RUNNERS: dict[str, Callable[[bytes, tuple[VariantSpec, ...]], Result]] = {
+    "naive": run_naive,
+    "imgpipe": run_imgpipe,
+    "pyvips": run_pyvips,
+}
+
+
+def measure(mode: str, image: Path, specs: tuple[VariantSpec, ...] = DEFAULT_VARIANTS) -> Result:
+    """Run one mode once in this process and return its figures (call from a fresh process)."""
+    if mode not in RUNNERS:
+        raise SystemExit(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+    runner = RUNNERS[mode]
+    data = Path(image).read_bytes()
+    if mode == "pyvips":
+        import pyvips  # noqa: F401  (library load outside the timing, like Pillow's import)
+    else:
+        import PIL.Image  # noqa: F401
+    if mode == "imgpipe":
+        import function.imaging  # noqa: F401
+    rss_before = _rss_mb()
+    cpu_before = _cpu_s()
+    start = time.perf_counter()
+    result = runner(data, specs)
+    result["wall_seconds"] = time.perf_counter() - start
+    result["cpu_seconds"] = _cpu_s() - cpu_before
+    result["peak_rss_mb"] = _rss_mb()
+    result["rss_before_mb"] = rss_before
+    result["output_bytes"] = sum(v["bytes"] for v in result["variants"].values())
+    result["mode"] = mode
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: python -m bench.modes naive|imgpipe|pyvips IMAGE", file=sys.stderr)
+        return 2
+    print(json.dumps(measure(args[0], Path(args[1]))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
