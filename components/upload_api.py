@@ -1,0 +1,1000 @@
+"""UploadApi: imgpipe's HTTP API (API Gateway REST) over the buckets, the table and two small Lambdas.
+
+Routes (stage ``dev`` by default; every method needs ``x-api-key`` or SigV4 per ``api_auth``):
+
+==========================================  =============================================================
+``PUT  /uploads/{key+}``                    S3 integration into the upload bucket (≤ 10 MB, image/* body)
+``POST /uploads``                           API Lambda: presigned S3 PUT URL for larger files
+``GET  /images?source_key=…``               DynamoDB Query on ``by_source_key`` → clean JSON list
+``GET  /images/{image_id}``                 DynamoDB GetItem → clean JSON item (404 JSON when absent)
+``GET  /images/{image_id}/variants/{name}`` API Lambda: 302 to a short-lived presigned URL of a variant
+``GET  /images/{image_id}/render?w=&h=…``   render Lambda: on-demand rendition, cached, 302 to it
+``OPTIONS`` on each                         MOCK CORS preflight (no auth, as browsers send none)
+==========================================  =============================================================
+
+Why the metadata GETs stay direct DynamoDB integrations: no Lambda on the hot read path (no cold
+start, no invocation cost), and the item already is the answer. Each variant in the answer gets a
+*stage-relative* ``url`` (``/images/<id>/variants/<name>``) built in the mapping template; that
+route presigns at request time, so the URL in the JSON never expires and needs no S3 rights on the
+client. Renditions also answer with a 302 to a presigned URL rather than inline bytes: a Lambda
+proxy response is capped at 6 MB (base64 inflates it by a third) and API Gateway returns inline
+binary only when the request's first ``Accept`` type is a binary media type, which curl and
+browsers do not send by default.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+from pulumi import Input, Output, ResourceOptions
+
+BINARY_MEDIA_TYPES = ["image/*", "application/octet-stream"]
+SOURCE_KEY_INDEX = "by_source_key"
+RUNTIME = "python3.12"
+HANDLER = "function.api.handler"
+API_FUNCTION_MEMORY_MB = 256  # presign + redirect: no image work
+API_FUNCTION_TIMEOUT_S = 10
+CORS_ALLOW_HEADERS = "Content-Type,X-Api-Key,Authorization,X-Amz-Date,X-Amz-Security-Token"
+CORS_EXPOSE_HEADERS = "ETag,x-amz-version-id,X-Cache,Location"
+ACCESS_LOG_FORMAT = json.dumps(
+    {
+        "requestId": "$context.requestId",
+        "ip": "$context.identity.sourceIp",
+        "apiKeyId": "$context.identity.apiKeyId",
+        "caller": "$context.identity.caller",
+        "requestTime": "$context.requestTime",
+        "httpMethod": "$context.httpMethod",
+        "resourcePath": "$context.resourcePath",
+        "path": "$context.path",
+        "status": "$context.status",
+        "responseLength": "$context.responseLength",
+        "integrationStatus": "$context.integration.status",
+        "integrationLatency": "$context.integration.latency",
+        "errorType": "$context.error.responseType",
+        "errorMessage": "$context.error.message",
+    },
+    separators=(",", ":"),
+)
+# VTL: escapeJavaScript turns ' into \' (not valid JSON); undo that one escape.
+_UNQUOTE = """.replaceAll("\\\\'", "'")"""
+
+
+@dataclass
+class UploadApiArgs:
+    """Everything :class:`UploadApi` needs from the rest of the stack and from config."""
+
+    upload_bucket_name: Input[str]
+    """Bucket that ``PUT /uploads/{key+}`` and presigned uploads write into."""
+    upload_bucket_arn: Input[str]
+    upload_key_arn: Input[str]
+    """CMK of the upload bucket (uploads need ``kms:GenerateDataKey``, renders ``kms:Decrypt``)."""
+    processed_bucket_name: Input[str]
+    """Bucket of the variants; renditions are cached in it under ``renders/``."""
+    processed_bucket_arn: Input[str]
+    processed_key_arn: Input[str]
+    table_name: Input[str]
+    """Metadata table (partition key ``image_id``, GSI ``by_source_key``)."""
+    table_arn: Input[str]
+    table_key_arn: Input[str]
+    code: pulumi.Archive
+    """The function archive (``function/`` package at its root), shared with ImageProcessor."""
+    layer_arn: Input[str]
+    """Pillow + Powertools layer version ARN."""
+    architecture: str
+    """``arm64`` or ``x86_64`` (must match the layer)."""
+    memory_mb: int
+    """Memory of the render Lambda (image work scales with it)."""
+    timeout_seconds: int
+    """Timeout of the render Lambda (API Gateway itself gives up after 29 s)."""
+    log_retention_days: int
+    variants_json: str
+    """Variant specs (``function.variants.variants_json``), for the functions' ``VARIANTS``."""
+    max_pixels: int
+    """Renders refuse sources and outputs above this many pixels."""
+    max_upload_mb: int
+    """Largest upload ``POST /uploads`` will presign."""
+    api_auth: str
+    """``api_key`` (header ``x-api-key``, usage plan) or ``iam`` (SigV4, ``AWS_IAM``)."""
+    cors_origins: list[str]
+    """Origins allowed by CORS (``["*"]`` for any)."""
+    throttle_rate_limit: float
+    """Steady-state requests per second (stage and usage plan)."""
+    throttle_burst_limit: int
+    quota_per_day: int
+    """Requests per day per API key (usage plan quota); ignored when ``api_auth`` is ``iam``."""
+    stage_name: str = "dev"
+    manage_account_logging_role: bool = True
+    """Set the region's API Gateway CloudWatch role (needed once per account+region for access
+    logs). Turn off when the account already has one managed elsewhere."""
+    presign_expires_seconds: int = 900
+    """Lifetime of presigned upload/download URLs."""
+    extra_tags: dict[str, str] = field(default_factory=dict)
+
+
+def _check(args: UploadApiArgs) -> None:
+    if args.api_auth not in ("api_key", "iam"):
+        raise ValueError(f"api_auth must be 'api_key' or 'iam', got {args.api_auth!r}")
+    if args.architecture not in ("arm64", "x86_64"):
+        raise ValueError(f"architecture must be 'arm64' or 'x86_64', got {args.architecture!r}")
+    if not args.cors_origins:
+        raise ValueError("cors_origins must list at least one origin (use ['*'] to allow any)")
+    for origin in args.cors_origins:
+        if origin != "*" and not origin.startswith(("http://", "https://")):
+            raise ValueError(f"CORS origin {origin!r} must be '*' or start with http:// or https://")
+    if args.throttle_rate_limit <= 0 or args.throttle_burst_limit <= 0 or args.quota_per_day <= 0:
+        raise ValueError("throttle_rate_limit, throttle_burst_limit and quota_per_day must be positive")
+    if args.max_upload_mb <= 0:
+        raise ValueError(f"max_upload_mb must be positive, got {args.max_upload_mb}")
+
+
+def cors_allow_origin(origins: Sequence[str]) -> str:
+    """The static ``Access-Control-Allow-Origin`` for answers that cannot see the request's origin
+    (gateway responses, integration responses): ``*`` or the first configured origin. Preflights and
+    the Lambdas echo the request's origin when it is one of several configured."""
+    return "*" if "*" in origins else origins[0]
+
+
+def _item_template(var: str) -> str:
+    """VTL printing DynamoDB item ``$<var>`` as clean JSON (contract fields, no type wrappers).
+
+    Variants get a stage-relative ``url`` served by ``GET /images/{image_id}/variants/{name}``.
+    """
+    s = f"${var}"
+    return (
+        f"#set($vs = {s}.variants.M)\n"
+        f'{{"image_id": "$util.escapeJavaScript({s}.image_id.S){_UNQUOTE}",\n'
+        f' "source_bucket": "$util.escapeJavaScript({s}.source_bucket.S){_UNQUOTE}",\n'
+        f' "source_key": "$util.escapeJavaScript({s}.source_key.S){_UNQUOTE}",\n'
+        f' "source_version_id": #if({s}.source_version_id.S)'
+        f'"$util.escapeJavaScript({s}.source_version_id.S){_UNQUOTE}"#{{else}}null#end,\n'
+        f' "status": "{s}.status.S",\n'
+        f' "format": #if({s}.format.S)"{s}.format.S"#{{else}}null#end,\n'
+        f' "width": #if({s}.width.N){s}.width.N#{{else}}null#end,\n'
+        f' "height": #if({s}.height.N){s}.height.N#{{else}}null#end,\n'
+        f' "bytes": #if({s}.bytes.N){s}.bytes.N#{{else}}null#end,\n'
+        f' "created_at": #if({s}.created_at.S)"{s}.created_at.S"#{{else}}null#end,\n'
+        f' "processed_at": #if({s}.processed_at.S)"{s}.processed_at.S"#{{else}}null#end,\n'
+        f' "duration_ms": #if({s}.duration_ms.N){s}.duration_ms.N#{{else}}null#end,\n'
+        f'#if({s}.error.S) "error": "$util.escapeJavaScript({s}.error.S){_UNQUOTE}",\n#end'
+        ' "variants": {#if($vs)#foreach($name in $vs.keySet())#set($v = $vs.get($name).M)\n'
+        '  "$name": {"bucket": "$v.bucket.S", "format": "$v.format.S",\n'
+        f'   "key": "$util.escapeJavaScript($v.key.S){_UNQUOTE}",\n'
+        '   "width": $v.width.N, "height": $v.height.N, "bytes": $v.bytes.N,\n'
+        f'   "url": "/images/$util.urlEncode({s}.image_id.S)/variants/$util.urlEncode($name)"'
+        "}#if($foreach.hasNext),#end\n"
+        "#end#end}}"
+    )
+
+
+def get_item_request_template(table_name: str) -> str:
+    return json.dumps(
+        {"TableName": table_name, "Key": {"image_id": {"S": "__ID__"}}, "ConsistentRead": False}
+    ).replace("__ID__", f"$util.escapeJavaScript($input.params('image_id')){_UNQUOTE}")
+
+
+GET_ITEM_RESPONSE_TEMPLATE = (
+    "#set($item = $input.path('$.Item'))\n"
+    "#if(!$item)\n"
+    "#set($context.responseOverride.status = 404)\n"
+    '{"message": "image not found", '
+    f'"image_id": "$util.escapeJavaScript($input.params(\'image_id\')){_UNQUOTE}"}}\n'
+    "#else\n" + _item_template("item") + "\n#end"
+)
+
+
+def query_request_template(table_name: str) -> str:
+    return json.dumps(
+        {
+            "TableName": table_name,
+            "IndexName": SOURCE_KEY_INDEX,
+            "KeyConditionExpression": "source_key = :k",
+            "ExpressionAttributeValues": {":k": {"S": "__KEY__"}},
+            "ScanIndexForward": False,  # newest upload of that key first
+            "Limit": 50,
+        }
+    ).replace("__KEY__", f"$util.escapeJavaScript($input.params('source_key')){_UNQUOTE}")
+
+
+QUERY_RESPONSE_TEMPLATE = (
+    "#set($items = $input.path('$.Items'))\n"
+    f'{{"source_key": "$util.escapeJavaScript($input.params(\'source_key\')){_UNQUOTE}",\n'
+    ' "count": #if($items)$items.size()#{else}0#end,\n'
+    ' "items": [#foreach($it in $items)\n' + _item_template("it") + "#if($foreach.hasNext),#end\n#end]}"
+)
+
+ERROR_TEMPLATE = '{"message": "%s"}'
+
+
+def _preflight_template(origins: Sequence[str]) -> str:
+    """MOCK integration response: echo the request's Origin when it is an allowed one."""
+    if "*" in origins or len(origins) == 1:
+        return ""
+    allowed = "|".join(json.dumps(o)[1:-1] for o in origins)
+    return (
+        "#set($origin = $input.params('Origin'))\n"
+        f'#if("|{allowed}|".contains("|$origin|"))'
+        "#set($context.responseOverride.header.Access-Control-Allow-Origin = $origin)#end\n"
+    )
+
+
+def _policy(statements: list[dict[str, Any]]) -> Output[str]:
+    return aws.iam.get_policy_document_output(statements=statements).json
+
+
+class UploadApi(pulumi.ComponentResource):
+    """The REST API, its Lambdas, roles, key, usage plan, stage and access logs.
+
+    Attributes: ``api_url`` (stage invoke URL, no trailing slash), ``api_key`` (secret; ``""``
+    with ``iam`` auth), ``rest_api_id``, ``rest_api_name``, ``stage_name``, ``api_function_name``,
+    ``render_function_name``.
+    """
+
+    api_url: Output[str]
+    api_key: Output[str]
+    rest_api_id: Output[str]
+    rest_api_name: Output[str]
+    stage_name: str
+
+    def __init__(self, name: str, args: UploadApiArgs, opts: ResourceOptions | None = None) -> None:
+        super().__init__("imgpipe:api:UploadApi", name, None, opts)
+        _check(args)
+        self._name = name
+        self._args = args
+        child = ResourceOptions(parent=self)
+        stack = pulumi.get_stack()
+        # Everything that shapes the deployed API, hashed into the deployment's triggers.
+        self._spec: dict[str, Any] = {"binary": BINARY_MEDIA_TYPES, "auth": args.api_auth}
+        self._deps: list[pulumi.Resource] = []
+        self._origin = cors_allow_origin(args.cors_origins)
+
+        self.rest_api = aws.apigateway.RestApi(
+            f"{name}-rest-api",
+            name=f"imgpipe-{stack}-{name}",
+            description=f"imgpipe {stack}: uploads, image metadata, renditions",
+            binary_media_types=BINARY_MEDIA_TYPES,
+            endpoint_configuration={"types": "REGIONAL"},
+            api_key_source="HEADER",
+            opts=child,
+        )
+        api_id = self.rest_api.id
+        root_id = self.rest_api.root_resource_id
+
+        self.validator = aws.apigateway.RequestValidator(
+            f"{name}-params-validator",
+            rest_api=api_id,
+            name="params",
+            validate_request_parameters=True,
+            validate_request_body=False,
+            opts=child,
+        )
+
+        # ---- roles ----------------------------------------------------------------------
+        self.integration_role = self._integration_role()
+        self.api_function = self._function(
+            "api",
+            memory_mb=API_FUNCTION_MEMORY_MB,
+            timeout=API_FUNCTION_TIMEOUT_S,
+            statements=[
+                # presigned uploads are signed with this role's credentials
+                {
+                    "sid": "PresignUploads",
+                    "actions": ["s3:PutObject"],
+                    "resources": [Output.concat(args.upload_bucket_arn, "/*")],
+                },
+                {
+                    "sid": "EncryptUploads",
+                    "actions": ["kms:GenerateDataKey"],
+                    "resources": [args.upload_key_arn],
+                },
+                # variant redirects read the item, then presign a GET on the processed bucket
+                {
+                    "sid": "ReadItems",
+                    "actions": ["dynamodb:GetItem"],
+                    "resources": [args.table_arn],
+                },
+                {
+                    "sid": "ReadVariants",
+                    "actions": ["s3:GetObject"],
+                    "resources": [Output.concat(args.processed_bucket_arn, "/*")],
+                },
+                {
+                    "sid": "DecryptTableAndVariants",
+                    "actions": ["kms:Decrypt"],
+                    "resources": [args.table_key_arn, args.processed_key_arn],
+                },
+            ],
+        )
+        self.render_function = self._function(
+            "render",
+            memory_mb=args.memory_mb,
+            timeout=args.timeout_seconds,
+            statements=[
+                {"sid": "ReadItems", "actions": ["dynamodb:GetItem"], "resources": [args.table_arn]},
+                {
+                    "sid": "ReadSourcesAndRenders",
+                    "actions": ["s3:GetObject"],
+                    "resources": [
+                        Output.concat(args.upload_bucket_arn, "/*"),
+                        Output.concat(args.processed_bucket_arn, "/*"),
+                    ],
+                },
+                {
+                    "sid": "WriteRenders",
+                    "actions": ["s3:PutObject"],
+                    "resources": [Output.concat(args.processed_bucket_arn, "/renders/*")],
+                },
+                {
+                    "sid": "DecryptSourcesAndTable",
+                    "actions": ["kms:Decrypt"],
+                    "resources": [args.upload_key_arn, args.table_key_arn],
+                },
+                {
+                    "sid": "EncryptAndReadRenders",
+                    "actions": ["kms:Decrypt", "kms:GenerateDataKey"],
+                    "resources": [args.processed_key_arn],
+                },
+            ],
+        )
+
+        # ---- resources (paths) -----------------------------------------------------------
+        uploads = self._resource("uploads", root_id, "uploads")
+        upload_key = self._resource("upload-key", uploads.id, "{key+}")
+        images = self._resource("images", root_id, "images")
+        image = self._resource("image", images.id, "{image_id}")
+        render = self._resource("render", image.id, "render")
+        variants = self._resource("variants", image.id, "variants")
+        variant = self._resource("variant", variants.id, "{variant}")
+
+        # ---- routes ----------------------------------------------------------------------
+        self._s3_upload(upload_key)
+        self._lambda_route("create-upload", uploads, "POST", "/uploads", self.api_function, {})
+        self._dynamodb_route(
+            "list-images",
+            images,
+            "/images",
+            "Query",
+            {"method.request.querystring.source_key": True},
+            Output.from_input(args.table_name).apply(query_request_template),
+            QUERY_RESPONSE_TEMPLATE,
+        )
+        self._dynamodb_route(
+            "get-image",
+            image,
+            "/images/{image_id}",
+            "GetItem",
+            {"method.request.path.image_id": True},
+            Output.from_input(args.table_name).apply(get_item_request_template),
+            GET_ITEM_RESPONSE_TEMPLATE,
+        )
+        self._lambda_route(
+            "render",
+            render,
+            "GET",
+            "/images/{image_id}/render",
+            self.render_function,
+            {
+                "method.request.path.image_id": True,
+                **{f"method.request.querystring.{q}": False for q in ("w", "h", "fit", "format", "quality")},
+            },
+        )
+        self._lambda_route(
+            "get-variant",
+            variant,
+            "GET",
+            "/images/{image_id}/variants/{variant}",
+            self.api_function,
+            {"method.request.path.image_id": True, "method.request.path.variant": True},
+        )
+        for res, label, methods in (
+            (uploads, "uploads", "POST,OPTIONS"),
+            (upload_key, "upload-key", "PUT,OPTIONS"),
+            (images, "images", "GET,OPTIONS"),
+            (image, "image", "GET,OPTIONS"),
+            (render, "render", "GET,OPTIONS"),
+            (variant, "variant", "GET,OPTIONS"),
+        ):
+            self._preflight(label, res, methods)
+        self._gateway_responses()
+
+        # ---- deployment + stage ------------------------------------------------------------
+        spec_json = json.dumps(self._spec, sort_keys=True, default=str)
+        triggers = Output.all(
+            args.upload_bucket_name,
+            args.table_name,
+            self.integration_role.arn,
+            self.api_function.arn,
+            self.render_function.arn,
+        ).apply(
+            lambda values: {
+                "redeployment": hashlib.sha256((spec_json + json.dumps(values)).encode()).hexdigest()
+            }
+        )
+        self.deployment = aws.apigateway.Deployment(
+            f"{name}-deployment",
+            rest_api=api_id,
+            description=f"imgpipe {stack} API",
+            triggers=triggers,
+            # a new deployment must exist before the stage moves to it and the old one goes
+            opts=ResourceOptions(parent=self, depends_on=self._deps, delete_before_replace=False),
+        )
+
+        self.access_logs = aws.cloudwatch.LogGroup(
+            f"{name}-access-logs",
+            name=Output.concat("/aws/apigateway/imgpipe-", stack, "-", name, "-access"),
+            retention_in_days=args.log_retention_days,
+            opts=child,
+        )
+        stage_deps: list[pulumi.Resource] = []
+        if args.manage_account_logging_role:
+            stage_deps.append(self._account_logging_role())
+        self.stage = aws.apigateway.Stage(
+            f"{name}-stage",
+            rest_api=api_id,
+            deployment=self.deployment.id,
+            stage_name=args.stage_name,
+            access_log_settings={"destination_arn": self.access_logs.arn, "format": ACCESS_LOG_FORMAT},
+            opts=ResourceOptions(parent=self, depends_on=stage_deps),
+        )
+        aws.apigateway.MethodSettings(
+            f"{name}-method-settings",
+            rest_api=api_id,
+            stage_name=self.stage.stage_name,
+            method_path="*/*",
+            settings={
+                "metrics_enabled": True,
+                "throttling_rate_limit": args.throttle_rate_limit,
+                "throttling_burst_limit": args.throttle_burst_limit,
+            },
+            opts=child,
+        )
+
+        # ---- key + usage plan ----------------------------------------------------------------
+        plan_args: dict[str, Any] = {
+            "api_stages": [{"api_id": api_id, "stage": self.stage.stage_name}],
+            "throttle_settings": {
+                "rate_limit": args.throttle_rate_limit,
+                "burst_limit": args.throttle_burst_limit,
+            },
+        }
+        if args.api_auth == "api_key":
+            plan_args["quota_settings"] = {"limit": args.quota_per_day, "period": "DAY"}
+        self.usage_plan = aws.apigateway.UsagePlan(
+            f"{name}-usage-plan",
+            name=f"imgpipe-{stack}-{name}",
+            description=f"imgpipe {stack}: throttling and daily quota per API key",
+            opts=child,
+            **plan_args,
+        )
+        self.key: aws.apigateway.ApiKey | None = None
+        if args.api_auth == "api_key":
+            self.key = aws.apigateway.ApiKey(
+                f"{name}-key", name=f"imgpipe-{stack}-{name}", enabled=True, opts=child
+            )
+            aws.apigateway.UsagePlanKey(
+                f"{name}-usage-plan-key",
+                key_id=self.key.id,
+                key_type="API_KEY",
+                usage_plan_id=self.usage_plan.id,
+                opts=child,
+            )
+            self.api_key = Output.secret(self.key.value)
+        else:
+            self.api_key = Output.secret("")
+
+        self.stage_name = args.stage_name
+        self.rest_api_id = api_id
+        self.rest_api_name = self.rest_api.name
+        self.api_url = Output.all(self.stage.invoke_url, api_id, aws.get_region_output().region).apply(
+            self._invoke_url
+        )
+        self.api_function_name = self.api_function.name
+        self.render_function_name = self.render_function.name
+        self.register_outputs(
+            {
+                "api_url": self.api_url,
+                "api_key": self.api_key,
+                "rest_api_id": self.rest_api_id,
+                "rest_api_name": self.rest_api_name,
+                "stage_name": self.stage_name,
+                "api_function_name": self.api_function_name,
+                "render_function_name": self.render_function_name,
+            }
+        )
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _invoke_url(self, values: list[Any]) -> str:
+        invoke_url, api_id, region = values
+        if invoke_url:
+            return str(invoke_url).rstrip("/")
+        # previews (and mocks) do not know the URL yet: the documented shape of it
+        return f"https://{api_id}.execute-api.{region}.amazonaws.com/{self._args.stage_name}"
+
+    def _resource(self, label: str, parent_id: Input[str], part: str) -> aws.apigateway.Resource:
+        res = aws.apigateway.Resource(
+            f"{self._name}-{label}",
+            rest_api=self.rest_api.id,
+            parent_id=parent_id,
+            path_part=part,
+            opts=ResourceOptions(parent=self),
+        )
+        self._deps.append(res)
+        return res
+
+    def _auth(self) -> dict[str, Any]:
+        if self._args.api_auth == "iam":
+            return {"authorization": "AWS_IAM", "api_key_required": False}
+        return {"authorization": "NONE", "api_key_required": True}
+
+    def _method(
+        self,
+        label: str,
+        resource: aws.apigateway.Resource,
+        http_method: str,
+        path: str,
+        params: dict[str, bool],
+    ) -> aws.apigateway.Method:
+        auth = self._auth()
+        method = aws.apigateway.Method(
+            f"{self._name}-{label}-method",
+            rest_api=self.rest_api.id,
+            resource_id=resource.id,
+            http_method=http_method,
+            request_parameters=params or None,
+            request_validator_id=self.validator.id if params else None,
+            opts=ResourceOptions(parent=self),
+            **auth,
+        )
+        self._spec[f"{http_method} {path}"] = {"params": params, **auth}
+        self._deps.append(method)
+        return method
+
+    def _responses(
+        self,
+        label: str,
+        resource: aws.apigateway.Resource,
+        method: aws.apigateway.Method,
+        integration: aws.apigateway.Integration,
+        path: str,
+        responses: list[dict[str, Any]],
+    ) -> None:
+        """Method + integration responses; every one carries the CORS origin header."""
+        for resp in responses:
+            status = resp["status"]
+            headers = {"Access-Control-Allow-Origin": f"'{self._origin}'"}
+            headers.update(resp.get("headers", {}))
+            method_response = aws.apigateway.MethodResponse(
+                f"{self._name}-{label}-{status}",
+                rest_api=self.rest_api.id,
+                resource_id=resource.id,
+                http_method=method.http_method,
+                status_code=status,
+                response_parameters={f"method.response.header.{h}": False for h in headers},
+                opts=ResourceOptions(parent=self),
+            )
+            integration_response = aws.apigateway.IntegrationResponse(
+                f"{self._name}-{label}-{status}-integration",
+                rest_api=self.rest_api.id,
+                resource_id=resource.id,
+                http_method=method.http_method,
+                status_code=status,
+                selection_pattern=resp.get("pattern"),
+                response_parameters={f"method.response.header.{h}": v for h, v in headers.items()},
+                response_templates=resp.get("templates"),
+                opts=ResourceOptions(parent=self, depends_on=[method_response, integration]),
+            )
+            self._spec[f"{path} {label} {status}"] = {
+                "pattern": resp.get("pattern"),
+                "headers": headers,
+                "templates": resp.get("templates"),
+            }
+            self._deps.extend([method_response, integration_response])
+
+    def _s3_upload(self, resource: aws.apigateway.Resource) -> None:
+        args = self._args
+        params = {"method.request.path.key": True, "method.request.header.Content-Type": True}
+        method = self._method("upload", resource, "PUT", "/uploads/{key+}", params)
+        integration = aws.apigateway.Integration(
+            f"{self._name}-upload-integration",
+            rest_api=self.rest_api.id,
+            resource_id=resource.id,
+            http_method=method.http_method,
+            type="AWS",
+            integration_http_method="PUT",
+            uri=Output.concat(
+                "arn:aws:apigateway:",
+                aws.get_region_output().region,
+                ":s3:path/",
+                args.upload_bucket_name,
+                "/{key}",
+            ),
+            credentials=self.integration_role.arn,
+            request_parameters={
+                "integration.request.path.key": "method.request.path.key",
+                "integration.request.header.Content-Type": "method.request.header.Content-Type",
+            },
+            # no templates, no conversion: the image bytes reach S3 exactly as sent
+            passthrough_behavior="WHEN_NO_TEMPLATES",
+            timeout_milliseconds=29000,
+            opts=ResourceOptions(parent=self),
+        )
+        self._deps.append(integration)
+        self._spec["PUT /uploads/{key+} integration"] = "s3 PUT passthrough"
+        self._responses(
+            "upload",
+            resource,
+            method,
+            integration,
+            "/uploads/{key+}",
+            [
+                {
+                    "status": "200",
+                    "headers": {
+                        "ETag": "integration.response.header.ETag",
+                        "x-amz-version-id": "integration.response.header.x-amz-version-id",
+                    },
+                    "templates": {
+                        "application/json": '{"key": "$util.escapeJavaScript($input.params(\'key\'))'
+                        + _UNQUOTE
+                        + '", "message": "uploaded; processing starts now"}'
+                    },
+                },
+                {
+                    "status": "400",
+                    "pattern": "4\\d\\d",
+                    "templates": {"application/json": ERROR_TEMPLATE % "the upload was rejected by S3"},
+                },
+                {
+                    "status": "502",
+                    "pattern": "5\\d\\d",
+                    "templates": {"application/json": ERROR_TEMPLATE % "S3 failed to store the upload"},
+                },
+            ],
+        )
+
+    def _dynamodb_route(
+        self,
+        label: str,
+        resource: aws.apigateway.Resource,
+        path: str,
+        action: str,
+        params: dict[str, bool],
+        request_template: Output[str],
+        response_template: str,
+    ) -> None:
+        method = self._method(label, resource, "GET", path, params)
+        integration = aws.apigateway.Integration(
+            f"{self._name}-{label}-integration",
+            rest_api=self.rest_api.id,
+            resource_id=resource.id,
+            http_method=method.http_method,
+            type="AWS",
+            integration_http_method="POST",
+            uri=Output.concat(
+                "arn:aws:apigateway:", aws.get_region_output().region, ":dynamodb:action/", action
+            ),
+            credentials=self.integration_role.arn,
+            request_templates={"application/json": request_template},
+            passthrough_behavior="NEVER",
+            opts=ResourceOptions(parent=self),
+        )
+        self._deps.append(integration)
+        self._spec[f"GET {path} integration"] = {"action": action, "response": response_template}
+        self._responses(
+            label,
+            resource,
+            method,
+            integration,
+            path,
+            [
+                {"status": "200", "templates": {"application/json": response_template}},
+                {
+                    "status": "500",
+                    "pattern": "4\\d\\d|5\\d\\d",
+                    "templates": {"application/json": ERROR_TEMPLATE % "metadata lookup failed"},
+                },
+            ],
+        )
+
+    def _lambda_route(
+        self,
+        label: str,
+        resource: aws.apigateway.Resource,
+        http_method: str,
+        path: str,
+        function: aws.lambda_.Function,
+        params: dict[str, bool],
+    ) -> None:
+        method = self._method(label, resource, http_method, path, params)
+        integration = aws.apigateway.Integration(
+            f"{self._name}-{label}-integration",
+            rest_api=self.rest_api.id,
+            resource_id=resource.id,
+            http_method=method.http_method,
+            type="AWS_PROXY",
+            integration_http_method="POST",
+            uri=function.invoke_arn,
+            timeout_milliseconds=29000,
+            opts=ResourceOptions(parent=self),
+        )
+        # The permission names the exact method and path, not the whole API.
+        permission = aws.lambda_.Permission(
+            f"{self._name}-{label}-invoke",
+            action="lambda:InvokeFunction",
+            function=function.name,
+            principal="apigateway.amazonaws.com",
+            source_arn=Output.concat(
+                self.rest_api.execution_arn, "/*/", http_method, re.sub(r"\{[^}]+\}", "*", path)
+            ),
+            opts=ResourceOptions(parent=self),
+        )
+        self._deps.extend([integration, permission])
+        self._spec[f"{http_method} {path} integration"] = {"proxy": label}
+
+    def _preflight(self, label: str, resource: aws.apigateway.Resource, methods: str) -> None:
+        origins = self._args.cors_origins
+        method = aws.apigateway.Method(
+            f"{self._name}-{label}-options",
+            rest_api=self.rest_api.id,
+            resource_id=resource.id,
+            http_method="OPTIONS",
+            authorization="NONE",  # browsers send preflights without credentials
+            api_key_required=False,
+            opts=ResourceOptions(parent=self),
+        )
+        integration = aws.apigateway.Integration(
+            f"{self._name}-{label}-options-integration",
+            rest_api=self.rest_api.id,
+            resource_id=resource.id,
+            http_method=method.http_method,
+            type="MOCK",
+            request_templates={"application/json": '{"statusCode": 200}'},
+            passthrough_behavior="WHEN_NO_TEMPLATES",
+            opts=ResourceOptions(parent=self),
+        )
+        headers = {
+            "Access-Control-Allow-Origin": f"'{self._origin}'",
+            "Access-Control-Allow-Methods": f"'{methods}'",
+            "Access-Control-Allow-Headers": f"'{CORS_ALLOW_HEADERS}'",
+            "Access-Control-Max-Age": "'600'",
+        }
+        if "*" not in origins:
+            headers["Vary"] = "'Origin'"
+        method_response = aws.apigateway.MethodResponse(
+            f"{self._name}-{label}-options-200",
+            rest_api=self.rest_api.id,
+            resource_id=resource.id,
+            http_method=method.http_method,
+            status_code="200",
+            response_parameters={f"method.response.header.{h}": False for h in headers},
+            opts=ResourceOptions(parent=self),
+        )
+        template = _preflight_template(origins)
+        integration_response = aws.apigateway.IntegrationResponse(
+            f"{self._name}-{label}-options-200-integration",
+            rest_api=self.rest_api.id,
+            resource_id=resource.id,
+            http_method=method.http_method,
+            status_code="200",
+            response_parameters={f"method.response.header.{h}": v for h, v in headers.items()},
+            response_templates={"application/json": template} if template else None,
+            opts=ResourceOptions(parent=self, depends_on=[method_response, integration]),
+        )
+        self._spec[f"OPTIONS {label}"] = {"headers": headers, "template": template}
+        self._deps.extend([method, integration, method_response, integration_response])
+
+    def _gateway_responses(self) -> None:
+        """JSON + CORS for every answer API Gateway makes itself (4XX/5XX families, 413, 415)."""
+        headers = {
+            "gatewayresponse.header.Access-Control-Allow-Origin": f"'{self._origin}'",
+            "gatewayresponse.header.Access-Control-Allow-Headers": f"'{CORS_ALLOW_HEADERS}'",
+        }
+        generic = '{"message": $context.error.messageString}'
+        for response_type, status, template in (
+            ("DEFAULT_4XX", None, generic),
+            ("DEFAULT_5XX", None, generic),
+            (
+                "REQUEST_TOO_LARGE",
+                "413",
+                '{"message": "request body over API Gateway\'s 10 MB limit:'
+                ' POST /uploads returns a presigned URL for large files"}',
+            ),
+            (
+                "UNSUPPORTED_MEDIA_TYPE",
+                "415",
+                '{"message": "unsupported Content-Type: send application/json (or image/* to PUT /uploads)"}',
+            ),
+            (
+                "BAD_REQUEST_PARAMETERS",
+                "400",
+                generic,
+            ),
+        ):
+            response = aws.apigateway.Response(
+                f"{self._name}-{response_type.lower().replace('_', '-')}",
+                rest_api_id=self.rest_api.id,
+                response_type=response_type,
+                status_code=status,
+                response_parameters=headers,
+                response_templates={"application/json": template},
+                opts=ResourceOptions(parent=self),
+            )
+            self._spec[f"gateway {response_type}"] = {"status": status, "template": template}
+            self._deps.append(response)
+
+    def _integration_role(self) -> aws.iam.Role:
+        args = self._args
+        role = aws.iam.Role(
+            f"{self._name}-integration-role",
+            description="API Gateway service integrations of imgpipe's API (S3 uploads, DynamoDB reads)",
+            assume_role_policy=_policy(
+                [
+                    {
+                        "actions": ["sts:AssumeRole"],
+                        "principals": [{"type": "Service", "identifiers": ["apigateway.amazonaws.com"]}],
+                    }
+                ]
+            ),
+            opts=ResourceOptions(parent=self),
+        )
+        aws.iam.RolePolicy(
+            f"{self._name}-integration-policy",
+            role=role.id,
+            policy=_policy(
+                [
+                    {
+                        "sid": "PutUploads",
+                        "actions": ["s3:PutObject"],
+                        "resources": [Output.concat(args.upload_bucket_arn, "/*")],
+                    },
+                    {
+                        "sid": "EncryptUploads",
+                        "actions": ["kms:GenerateDataKey"],
+                        "resources": [args.upload_key_arn],
+                    },
+                    {
+                        "sid": "ReadMetadata",
+                        "actions": ["dynamodb:GetItem", "dynamodb:Query"],
+                        "resources": [
+                            args.table_arn,
+                            Output.concat(args.table_arn, "/index/", SOURCE_KEY_INDEX),
+                        ],
+                    },
+                    {"sid": "DecryptMetadata", "actions": ["kms:Decrypt"], "resources": [args.table_key_arn]},
+                ]
+            ),
+            opts=ResourceOptions(parent=self),
+        )
+        return role
+
+    def _account_logging_role(self) -> aws.apigateway.Account:
+        role = aws.iam.Role(
+            f"{self._name}-cloudwatch-role",
+            description="Lets API Gateway write imgpipe's access logs to CloudWatch Logs",
+            assume_role_policy=_policy(
+                [
+                    {
+                        "actions": ["sts:AssumeRole"],
+                        "principals": [{"type": "Service", "identifiers": ["apigateway.amazonaws.com"]}],
+                    }
+                ]
+            ),
+            opts=ResourceOptions(parent=self),
+        )
+        # The AWS managed policy for this grants logs:* on every group; scope to API Gateway's.
+        log_arn = Output.concat(
+            "arn:aws:logs:",
+            aws.get_region_output().region,
+            ":",
+            aws.get_caller_identity_output().account_id,
+            ":log-group:",
+        )
+        aws.iam.RolePolicy(
+            f"{self._name}-cloudwatch-policy",
+            role=role.id,
+            policy=_policy(
+                [
+                    {
+                        "sid": "DescribeGroups",
+                        "actions": ["logs:DescribeLogGroups"],
+                        "resources": [Output.concat(log_arn, "*")],
+                    },
+                    {
+                        "sid": "WriteApiGatewayLogs",
+                        "actions": [
+                            "logs:CreateLogGroup",
+                            "logs:CreateLogStream",
+                            "logs:DescribeLogStreams",
+                            "logs:PutLogEvents",
+                            "logs:GetLogEvents",
+                            "logs:FilterLogEvents",
+                        ],
+                        "resources": [
+                            Output.concat(log_arn, "API-Gateway-Execution-Logs_*"),
+                            Output.concat(log_arn, "API-Gateway-Execution-Logs_*:*"),
+                            Output.concat(log_arn, "/aws/apigateway/*"),
+                            Output.concat(log_arn, "/aws/apigateway/*:*"),
+                        ],
+                    },
+                ]
+            ),
+            opts=ResourceOptions(parent=self),
+        )
+        return aws.apigateway.Account(
+            f"{self._name}-account", cloudwatch_role_arn=role.arn, opts=ResourceOptions(parent=self)
+        )
+
+    def _function(
+        self, purpose: str, memory_mb: int, timeout: int, statements: list[dict[str, Any]]
+    ) -> aws.lambda_.Function:
+        args = self._args
+        stack = pulumi.get_stack()
+        function_name = f"imgpipe-{stack}-{self._name}-{purpose}"[:64]
+        log_group = aws.cloudwatch.LogGroup(
+            f"{self._name}-{purpose}-logs",
+            name=f"/aws/lambda/{function_name}",
+            retention_in_days=args.log_retention_days,
+            opts=ResourceOptions(parent=self),
+        )
+        role = aws.iam.Role(
+            f"{self._name}-{purpose}-role",
+            description=f"imgpipe API {purpose} Lambda",
+            assume_role_policy=_policy(
+                [
+                    {
+                        "actions": ["sts:AssumeRole"],
+                        "principals": [{"type": "Service", "identifiers": ["lambda.amazonaws.com"]}],
+                    }
+                ]
+            ),
+            opts=ResourceOptions(parent=self),
+        )
+        logs = {
+            "sid": "WriteOwnLogs",
+            "actions": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "resources": [Output.concat(log_group.arn, ":*")],
+        }
+        policy = aws.iam.RolePolicy(
+            f"{self._name}-{purpose}-policy",
+            role=role.id,
+            policy=_policy([*statements, logs]),
+            opts=ResourceOptions(parent=self),
+        )
+        return aws.lambda_.Function(
+            f"{self._name}-{purpose}-function",
+            name=function_name,
+            description=f"imgpipe API: {purpose}",
+            runtime=RUNTIME,
+            handler=HANDLER,
+            code=args.code,
+            layers=[args.layer_arn],
+            architectures=[args.architecture],
+            memory_size=memory_mb,
+            timeout=timeout,
+            role=role.arn,
+            logging_config={"log_format": "JSON", "log_group": log_group.name},
+            environment={
+                "variables": {
+                    "UPLOAD_BUCKET": args.upload_bucket_name,
+                    "PROCESSED_BUCKET": args.processed_bucket_name,
+                    "METADATA_TABLE": args.table_name,
+                    "VARIANTS": args.variants_json,
+                    "MAX_PIXELS": str(args.max_pixels),
+                    "MAX_UPLOAD_MB": str(args.max_upload_mb),
+                    "PRESIGN_EXPIRES_SECONDS": str(args.presign_expires_seconds),
+                    "CORS_ORIGINS": ",".join(args.cors_origins),
+                    "POWERTOOLS_SERVICE_NAME": "imgpipe",
+                    "POWERTOOLS_METRICS_NAMESPACE": "imgpipe",
+                    "LOG_LEVEL": "INFO",
+                }
+            },
+            # the log group (with retention) and the policy exist before the first invocation
+            opts=ResourceOptions(parent=self, depends_on=[log_group, policy]),
+        )

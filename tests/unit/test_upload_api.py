@@ -1,0 +1,372 @@
+"""UploadApi under Pulumi mocks: every route's resources, auth modes, IAM scope, stage and redeploys."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import pulumi
+import pytest
+
+from components.upload_api import (
+    GET_ITEM_RESPONSE_TEMPLATE,
+    QUERY_RESPONSE_TEMPLATE,
+    UploadApi,
+    UploadApiArgs,
+    get_item_request_template,
+    query_request_template,
+)
+
+REGION = "eu-west-1"
+ACCOUNT = "123456789012"
+
+
+def _statement(s: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"Effect": s.get("effect", "Allow")}
+    if s.get("sid"):
+        out["Sid"] = s["sid"]
+    out["Action"] = s.get("actions", [])
+    if s.get("resources"):
+        out["Resource"] = s["resources"]
+    if s.get("principals"):
+        out["Principal"] = {p["type"]: p["identifiers"] for p in s["principals"]}
+    return out
+
+
+class Mocks(pulumi.runtime.Mocks):
+    """Records every resource; answers ARNs, names and invoke URLs like AWS."""
+
+    def __init__(self) -> None:
+        self.resources: list[pulumi.runtime.MockResourceArgs] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        self.resources.append(args)
+        state = dict(args.inputs)
+        rid = f"{args.name}-id"
+        if args.typ == "aws:apigateway/restApi:RestApi":
+            rid = "a1b2c3d4e5"
+            state.update(rootResourceId="root0", executionArn=f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{rid}")
+        elif args.typ == "aws:apigateway/stage:Stage":
+            state["invokeUrl"] = (
+                f"https://a1b2c3d4e5.execute-api.{REGION}.amazonaws.com/{args.inputs['stageName']}/"
+            )
+        elif args.typ == "aws:apigateway/apiKey:ApiKey":
+            state["value"] = "k" * 40
+        elif args.typ == "aws:lambda/function:Function":
+            arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{args.inputs['name']}"
+            state.update(
+                arn=arn,
+                invokeArn=f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/{arn}/invocations",
+            )
+        elif args.typ in ("aws:iam/role:Role", "aws:cloudwatch/logGroup:LogGroup"):
+            kind = "iam::" if "iam" in args.typ else f"logs:{REGION}:"
+            state["arn"] = f"arn:aws:{kind}{ACCOUNT}:{args.name}"
+            state.setdefault("name", args.name)
+        return rid, state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        if args.token == "aws:iam/getPolicyDocument:getPolicyDocument":
+            doc = {"Version": "2012-10-17", "Statement": [_statement(s) for s in args.args["statements"]]}
+            return {"json": json.dumps(doc)}
+        if args.token == "aws:index/getRegion:getRegion":
+            return {"region": REGION, "name": REGION, "id": REGION}
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/t", "userId": "u"}
+        raise AssertionError(f"unexpected invoke {args.token}")
+
+    def of(self, typ: str) -> list[pulumi.runtime.MockResourceArgs]:
+        return [r for r in self.resources if r.typ == f"aws:{typ}"]
+
+
+UPLOAD_ARN = "arn:aws:s3:::uploads-b"
+PROCESSED_ARN = "arn:aws:s3:::processed-b"
+TABLE_ARN = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/meta"
+KEYS = {n: f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{n}" for n in ("upload", "processed", "table")}
+
+
+def make_args(**overrides: Any) -> UploadApiArgs:
+    args = UploadApiArgs(
+        upload_bucket_name="uploads-b",
+        upload_bucket_arn=UPLOAD_ARN,
+        upload_key_arn=KEYS["upload"],
+        processed_bucket_name="processed-b",
+        processed_bucket_arn=PROCESSED_ARN,
+        processed_key_arn=KEYS["processed"],
+        table_name="meta",
+        table_arn=TABLE_ARN,
+        table_key_arn=KEYS["table"],
+        code=pulumi.AssetArchive({}),
+        layer_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:pillow:3",
+        architecture="arm64",
+        memory_mb=1024,
+        timeout_seconds=28,
+        log_retention_days=14,
+        variants_json="[]",
+        max_pixels=50_000_000,
+        max_upload_mb=50,
+        api_auth="api_key",
+        cors_origins=["*"],
+        throttle_rate_limit=20.0,
+        throttle_burst_limit=40,
+        quota_per_day=5000,
+    )
+    return dataclasses.replace(args, **overrides)
+
+
+def build(**overrides: Any) -> tuple[Mocks, dict[str, Any]]:
+    mocks = Mocks()
+    pulumi.runtime.set_mocks(mocks, project="imgpipe", stack="dev", preview=False)
+    outputs: dict[str, Any] = {}
+
+    @pulumi.runtime.test
+    def program() -> pulumi.Output[Any]:
+        api = UploadApi("api", make_args(**overrides))
+        return pulumi.Output.all(
+            api.api_url, api.api_key, api.rest_api_id, api.rest_api_name, api.stage_name
+        ).apply(lambda v: outputs.update(zip(["url", "key", "id", "name", "stage"], v, strict=True)))
+
+    program()
+    return mocks, outputs
+
+
+@pytest.fixture(scope="module")
+def graph() -> tuple[Mocks, dict[str, Any]]:
+    return build()
+
+
+def _methods(mocks: Mocks) -> dict[tuple[str, str], dict[str, Any]]:
+    """(resource name, HTTP method) → Method inputs."""
+    return {(m.name, m.inputs["httpMethod"]): m.inputs for m in mocks.of("apigateway/method:Method")}
+
+
+def test_outputs_follow_the_contract(graph: tuple[Mocks, dict[str, Any]]) -> None:
+    _, out = graph
+    assert out["url"] == f"https://a1b2c3d4e5.execute-api.{REGION}.amazonaws.com/dev"
+    assert out["key"] == "k" * 40
+    assert out["id"] == "a1b2c3d4e5" and out["name"] == "imgpipe-dev-api" and out["stage"] == "dev"
+
+
+def test_every_route_and_its_path(graph: tuple[Mocks, dict[str, Any]]) -> None:
+    mocks, _ = graph
+    parts = {r.name: r.inputs["pathPart"] for r in mocks.of("apigateway/resource:Resource")}
+    assert parts == {
+        "api-uploads": "uploads",
+        "api-upload-key": "{key+}",
+        "api-images": "images",
+        "api-image": "{image_id}",
+        "api-render": "render",
+        "api-variants": "variants",
+        "api-variant": "{variant}",
+    }
+    routes = {(m.inputs["httpMethod"], m.name) for m in mocks.of("apigateway/method:Method")}
+    assert {
+        ("PUT", "api-upload-method"),
+        ("POST", "api-create-upload-method"),
+        ("GET", "api-list-images-method"),
+        ("GET", "api-get-image-method"),
+        ("GET", "api-render-method"),
+        ("GET", "api-get-variant-method"),
+    } <= routes
+    assert sum(1 for m, _ in routes if m == "OPTIONS") == 6
+
+
+def test_api_key_on_every_method_but_preflights(graph: tuple[Mocks, dict[str, Any]]) -> None:
+    mocks, _ = graph
+    for (name, verb), inputs in _methods(mocks).items():
+        if verb == "OPTIONS":
+            assert inputs["authorization"] == "NONE" and not inputs.get("apiKeyRequired"), name
+        else:
+            assert inputs["apiKeyRequired"] is True and inputs["authorization"] == "NONE", name
+    keys = mocks.of("apigateway/apiKey:ApiKey")
+    assert len(keys) == 1 and keys[0].inputs["enabled"] is True
+    plan = mocks.of("apigateway/usagePlan:UsagePlan")[0].inputs
+    assert plan["quotaSettings"] == {"limit": 5000, "period": "DAY"}
+    assert plan["throttleSettings"] == {"rateLimit": 20.0, "burstLimit": 40}
+    assert plan["apiStages"] == [{"apiId": "a1b2c3d4e5", "stage": "dev"}]
+    (plan_key,) = mocks.of("apigateway/usagePlanKey:UsagePlanKey")
+    assert plan_key.inputs["keyType"] == "API_KEY" and plan_key.inputs["keyId"] == "api-key-id"
+
+
+def test_iam_auth_uses_sigv4_and_no_key() -> None:
+    mocks, out = build(api_auth="iam")
+    for (name, verb), inputs in _methods(mocks).items():
+        expected = "NONE" if verb == "OPTIONS" else "AWS_IAM"
+        assert inputs["authorization"] == expected, name
+        assert not inputs.get("apiKeyRequired"), name
+    assert mocks.of("apigateway/apiKey:ApiKey") == []
+    assert out["key"] == ""
+    assert "quotaSettings" not in mocks.of("apigateway/usagePlan:UsagePlan")[0].inputs
+
+
+def test_put_upload_is_a_binary_passthrough_s3_integration(graph: tuple[Mocks, dict[str, Any]]) -> None:
+    mocks, _ = graph
+    (api,) = mocks.of("apigateway/restApi:RestApi")
+    assert api.inputs["binaryMediaTypes"] == ["image/*", "application/octet-stream"]
+    integ = next(
+        i.inputs for i in mocks.of("apigateway/integration:Integration") if i.name == "api-upload-integration"
+    )
+    assert integ["type"] == "AWS" and integ["integrationHttpMethod"] == "PUT"
+    assert integ["uri"] == f"arn:aws:apigateway:{REGION}:s3:path/uploads-b/{{key}}"
+    assert integ["credentials"].endswith("api-integration-role")
+    assert "requestTemplates" not in integ and "contentHandling" not in integ
+    assert integ["requestParameters"]["integration.request.path.key"] == "method.request.path.key"
+    put = _methods(mocks)[("api-upload-method", "PUT")]
+    assert put["requestParameters"] == {
+        "method.request.path.key": True,
+        "method.request.header.Content-Type": True,
+    }
+    assert put["requestValidatorId"] == "api-params-validator-id"
+
+
+def test_dynamodb_routes_use_templates_and_the_index(graph: tuple[Mocks, dict[str, Any]]) -> None:
+    mocks, _ = graph
+    integ = {i.name: i.inputs for i in mocks.of("apigateway/integration:Integration")}
+    get = integ["api-get-image-integration"]
+    assert get["uri"] == f"arn:aws:apigateway:{REGION}:dynamodb:action/GetItem"
+    assert get["passthroughBehavior"] == "NEVER"
+    assert get["requestTemplates"]["application/json"] == get_item_request_template("meta")
+    query = integ["api-list-images-integration"]
+    assert query["uri"].endswith(":dynamodb:action/Query")
+    assert query["requestTemplates"]["application/json"] == query_request_template("meta")
+    assert '"IndexName": "by_source_key"' in query_request_template("meta")
+    responses = {r.name: r.inputs for r in mocks.of("apigateway/integrationResponse:IntegrationResponse")}
+    assert responses["api-get-image-200-integration"]["responseTemplates"] == {
+        "application/json": GET_ITEM_RESPONSE_TEMPLATE
+    }
+    assert responses["api-list-images-200-integration"]["responseTemplates"] == {
+        "application/json": QUERY_RESPONSE_TEMPLATE
+    }
+    assert _methods(mocks)[("api-list-images-method", "GET")]["requestParameters"] == {
+        "method.request.querystring.source_key": True
+    }
+
+
+def test_lambda_routes_proxy_to_their_functions_with_scoped_permissions(
+    graph: tuple[Mocks, dict[str, Any]],
+) -> None:
+    mocks, _ = graph
+    functions = {f.name: f.inputs for f in mocks.of("lambda/function:Function")}
+    assert set(functions) == {"api-api-function", "api-render-function"}
+    for f in functions.values():
+        assert f["runtime"] == "python3.12" and f["handler"] == "function.api.handler"
+        assert f["architectures"] == ["arm64"] and f["layers"] == [
+            f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:pillow:3"
+        ]
+        env = f["environment"]["variables"]
+        assert env["UPLOAD_BUCKET"] == "uploads-b" and env["PROCESSED_BUCKET"] == "processed-b"
+        assert env["METADATA_TABLE"] == "meta" and env["MAX_UPLOAD_MB"] == "50"
+        assert f["loggingConfig"]["logGroup"] == f"/aws/lambda/{f['name']}"
+    assert functions["api-render-function"]["memorySize"] == 1024
+    assert functions["api-render-function"]["timeout"] == 28
+    integ = {i.name: i.inputs for i in mocks.of("apigateway/integration:Integration")}
+    for label, fn in (("render", "render"), ("create-upload", "api"), ("get-variant", "api")):
+        assert integ[f"api-{label}-integration"]["type"] == "AWS_PROXY"
+        assert integ[f"api-{label}-integration"]["uri"].endswith(f"function:imgpipe-dev-api-{fn}/invocations")
+    perms = {p.name: p.inputs for p in mocks.of("lambda/permission:Permission")}
+    exec_arn = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:a1b2c3d4e5"
+    assert perms["api-render-invoke"]["sourceArn"] == f"{exec_arn}/*/GET/images/*/render"
+    assert perms["api-create-upload-invoke"]["sourceArn"] == f"{exec_arn}/*/POST/uploads"
+    assert perms["api-get-variant-invoke"]["sourceArn"] == f"{exec_arn}/*/GET/images/*/variants/*"
+    assert all(p["principal"] == "apigateway.amazonaws.com" for p in perms.values())
+    groups = {g.inputs["name"]: g.inputs["retentionInDays"] for g in mocks.of("cloudwatch/logGroup:LogGroup")}
+    assert groups == {
+        "/aws/lambda/imgpipe-dev-api-api": 14,
+        "/aws/lambda/imgpipe-dev-api-render": 14,
+        "/aws/apigateway/imgpipe-dev-api-access": 14,
+    }
+
+
+def _policies(mocks: Mocks) -> dict[str, list[dict[str, Any]]]:
+    return {
+        p.name: json.loads(p.inputs["policy"])["Statement"] for p in mocks.of("iam/rolePolicy:RolePolicy")
+    }
+
+
+def test_iam_is_scoped_to_exact_arns(graph: tuple[Mocks, dict[str, Any]]) -> None:
+    mocks, _ = graph
+    policies = _policies(mocks)
+    by_sid = {name: {s["Sid"]: s for s in stmts} for name, stmts in policies.items()}
+    integ = by_sid["api-integration-policy"]
+    assert integ["PutUploads"]["Action"] == ["s3:PutObject"]
+    assert integ["PutUploads"]["Resource"] == [f"{UPLOAD_ARN}/*"]
+    assert integ["EncryptUploads"]["Resource"] == [KEYS["upload"]]
+    assert integ["ReadMetadata"]["Action"] == ["dynamodb:GetItem", "dynamodb:Query"]
+    assert integ["ReadMetadata"]["Resource"] == [TABLE_ARN, f"{TABLE_ARN}/index/by_source_key"]
+    assert integ["DecryptMetadata"]["Resource"] == [KEYS["table"]]
+    render = by_sid["api-render-policy"]
+    assert render["WriteRenders"]["Resource"] == [f"{PROCESSED_ARN}/renders/*"]
+    assert render["ReadSourcesAndRenders"]["Resource"] == [f"{UPLOAD_ARN}/*", f"{PROCESSED_ARN}/*"]
+    assert render["WriteOwnLogs"]["Resource"] == [f"arn:aws:logs:{REGION}:{ACCOUNT}:api-render-logs:*"]
+    for name, stmts in policies.items():
+        for s in stmts:
+            for action in s["Action"]:
+                assert "*" not in action, (name, s)
+            for resource in s["Resource"]:
+                assert resource != "*", (name, s)
+
+
+def test_cors_preflights_and_gateway_responses(graph: tuple[Mocks, dict[str, Any]]) -> None:
+    mocks, _ = graph
+    mocks_ir = {r.name: r.inputs for r in mocks.of("apigateway/integrationResponse:IntegrationResponse")}
+    pre = mocks_ir["api-render-options-200-integration"]["responseParameters"]
+    assert pre["method.response.header.Access-Control-Allow-Origin"] == "'*'"
+    assert pre["method.response.header.Access-Control-Allow-Methods"] == "'GET,OPTIONS'"
+    assert "X-Api-Key" in pre["method.response.header.Access-Control-Allow-Headers"]
+    responses = {r.inputs["responseType"]: r.inputs for r in mocks.of("apigateway/response:Response")}
+    assert {"DEFAULT_4XX", "DEFAULT_5XX", "REQUEST_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE"} <= set(responses)
+    for r in responses.values():
+        assert r["responseParameters"]["gatewayresponse.header.Access-Control-Allow-Origin"] == "'*'"
+        assert r["responseTemplates"]["application/json"].startswith('{"message":')
+    assert responses["REQUEST_TOO_LARGE"]["statusCode"] == "413"
+
+
+def test_several_origins_are_echoed_by_preflights() -> None:
+    mocks, _ = build(cors_origins=["https://a.example", "https://b.example"])
+    ir = {r.name: r.inputs for r in mocks.of("apigateway/integrationResponse:IntegrationResponse")}
+    pre = ir["api-image-options-200-integration"]
+    assert "https://a.example|https://b.example" in pre["responseTemplates"]["application/json"]
+    assert pre["responseParameters"]["method.response.header.Vary"] == "'Origin'"
+
+
+def test_stage_access_logs_throttling_and_deployment(graph: tuple[Mocks, dict[str, Any]]) -> None:
+    mocks, _ = graph
+    (stage,) = mocks.of("apigateway/stage:Stage")
+    assert stage.inputs["stageName"] == "dev" and stage.inputs["deployment"] == "api-deployment-id"
+    log = stage.inputs["accessLogSettings"]
+    assert log["destinationArn"].endswith("api-access-logs")
+    assert "$context.requestId" in log["format"] and "$context.status" in log["format"]
+    (settings,) = mocks.of("apigateway/methodSettings:MethodSettings")
+    assert settings.inputs["methodPath"] == "*/*"
+    assert settings.inputs["settings"]["throttlingRateLimit"] == 20.0
+    assert len(mocks.of("apigateway/account:Account")) == 1
+    (deployment,) = mocks.of("apigateway/deployment:Deployment")
+    assert len(deployment.inputs["triggers"]["redeployment"]) == 64
+
+
+def _trigger(**overrides: Any) -> str:
+    mocks, _ = build(**overrides)
+    return mocks.of("apigateway/deployment:Deployment")[0].inputs["triggers"]["redeployment"]
+
+
+def test_deployment_trigger_changes_with_the_api_only() -> None:
+    base = _trigger()
+    assert _trigger() == base  # stable: no redeploy without a change
+    assert _trigger(cors_origins=["https://app.example"]) != base
+    assert _trigger(api_auth="iam") != base
+    assert _trigger(table_name="other") != base
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"api_auth": "basic"}, "api_auth must be"),
+        ({"architecture": "sparc"}, "architecture must be"),
+        ({"cors_origins": []}, "at least one origin"),
+        ({"cors_origins": ["example.com"]}, r"must be '\*' or start with http"),
+        ({"quota_per_day": 0}, "must be positive"),
+    ],
+)
+def test_bad_args_fail_with_a_clear_message(overrides: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        build(**overrides)
