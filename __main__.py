@@ -5,23 +5,99 @@ else lives here: each resource family is a component in ``components/``.
 """
 
 import pulumi
+import pulumi_aws as aws
 
 from components import config as stack_config
+from components.image_processor import ImageProcessor, ImageProcessorArgs, function_code
 from components.metadata_table import MetadataTable, MetadataTableArgs
+from components.monitoring import Monitoring, MonitoringArgs
 from components.secure_bucket import SecureBucket, SecureBucketArgs
+from components.upload_api import UploadApi, UploadApiArgs
 
 cfg = stack_config.load()
+layer_zip = cfg.require_layer_zip()
+code = function_code()
 
 uploads = SecureBucket(
-    "uploads",
-    SecureBucketArgs(purpose="uploads", force_destroy=cfg.force_destroy, protect=cfg.protect),
+    "uploads", SecureBucketArgs(purpose="uploads", force_destroy=cfg.force_destroy, protect=cfg.protect)
 )
 processed = SecureBucket(
-    "processed",
-    SecureBucketArgs(purpose="processed", force_destroy=cfg.force_destroy, protect=cfg.protect),
+    "processed", SecureBucketArgs(purpose="processed", force_destroy=cfg.force_destroy, protect=cfg.protect)
 )
 metadata = MetadataTable("metadata", MetadataTableArgs(protect=cfg.protect))
+
+processor = ImageProcessor(
+    "process",
+    ImageProcessorArgs(
+        upload_bucket_name=uploads.bucket_name,
+        upload_bucket_arn=uploads.bucket_arn,
+        upload_key_arn=uploads.key_arn,
+        processed_bucket_name=processed.bucket_name,
+        processed_bucket_arn=processed.bucket_arn,
+        processed_key_arn=processed.key_arn,
+        table_name=metadata.table_name,
+        table_arn=metadata.table_arn,
+        table_key_arn=metadata.key_arn,
+        code=code,
+        layer_zip=str(layer_zip),
+        architecture=cfg.architecture,
+        memory_mb=cfg.memory_mb,
+        timeout_seconds=cfg.timeout_seconds,
+        log_retention_days=cfg.log_retention_days,
+        variants_json=cfg.variants_json,
+        max_pixels=cfg.max_pixels,
+        max_source_bytes=cfg.max_upload_bytes,
+        reserved_concurrency=cfg.reserved_concurrency,
+    ),
+)
+
+api = UploadApi(
+    "api",
+    UploadApiArgs(
+        upload_bucket_name=uploads.bucket_name,
+        upload_bucket_arn=uploads.bucket_arn,
+        upload_key_arn=uploads.key_arn,
+        processed_bucket_name=processed.bucket_name,
+        processed_bucket_arn=processed.bucket_arn,
+        processed_key_arn=processed.key_arn,
+        table_name=metadata.table_name,
+        table_arn=metadata.table_arn,
+        table_key_arn=metadata.key_arn,
+        code=code,
+        layer_arn=processor.layer_arn,
+        architecture=cfg.architecture,
+        memory_mb=cfg.memory_mb,
+        timeout_seconds=min(cfg.timeout_seconds, 29),  # API Gateway stops waiting after 29 s
+        log_retention_days=cfg.log_retention_days,
+        variants_json=cfg.variants_json,
+        max_pixels=cfg.max_pixels,
+        max_upload_mb=cfg.max_upload_mb,
+        api_auth=cfg.api_auth,
+        cors_origins=list(cfg.cors_origins),
+        throttle_rate_limit=cfg.throttle_rate_limit,
+        throttle_burst_limit=cfg.throttle_burst_limit,
+        quota_per_day=cfg.quota_per_day,
+        stage_name=cfg.stage_name,
+    ),
+)
+
+monitoring = Monitoring(
+    "ops",
+    MonitoringArgs(
+        function_name=processor.function_name,
+        dlq_name=processor.dlq_name,
+        api_name=api.rest_api_name,
+        api_stage=api.stage_name,
+        alarm_email=cfg.alarm_email,
+    ),
+)
 
 pulumi.export("upload_bucket", uploads.bucket_name)
 pulumi.export("processed_bucket", processed.bucket_name)
 pulumi.export("metadata_table", metadata.table_name)
+pulumi.export("function_name", processor.function_name)
+pulumi.export("api_url", api.api_url)
+pulumi.export("dlq_url", processor.dlq_url)
+pulumi.export("dashboard_url", monitoring.dashboard_url)
+pulumi.export("region", aws.get_region_output().region)
+pulumi.export("api_key", pulumi.Output.secret(api.api_key))

@@ -1,0 +1,258 @@
+"""ImageProcessor: the Pillow Lambda that turns every upload into variants + a metadata item.
+
+Owns the function and everything that exists only for it: the Pillow layer version, its
+role and inline policy (exact ARNs, KMS only for the three keys it touches), its log group
+(created by the stack so it has a retention), the async invoke config (2 retries, then the
+SQS dead-letter queue) and the S3 → Lambda wiring (permission first, then the notification).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+from pulumi import Input, Output, ResourceOptions
+
+RUNTIME = "python3.12"
+HANDLER = "function.handler.handler"
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # SQS maximum: time to notice, fix and redrive
+
+
+def function_code(root: str = ".") -> pulumi.Archive:
+    """The function archive: the ``function/`` package at the archive root (handler contract)."""
+    return pulumi.AssetArchive({"function": pulumi.FileArchive(f"{root}/function")})
+
+
+@dataclass
+class ImageProcessorArgs:
+    """Everything the function reads, writes and is configured with."""
+
+    upload_bucket_name: Input[str]
+    """Bucket whose ``s3:ObjectCreated:*`` events trigger the function (read only)."""
+    upload_bucket_arn: Input[str]
+    upload_key_arn: Input[str]
+    """CMK of the upload bucket: ``kms:Decrypt`` only."""
+    processed_bucket_name: Input[str]
+    """Bucket the variants are written to (``PROCESSED_BUCKET``)."""
+    processed_bucket_arn: Input[str]
+    processed_key_arn: Input[str]
+    """CMK of the processed bucket: ``kms:GenerateDataKey`` + ``kms:Decrypt``."""
+    table_name: Input[str]
+    """Metadata table (``METADATA_TABLE``)."""
+    table_arn: Input[str]
+    table_key_arn: Input[str]
+    code: pulumi.Archive
+    """The function archive (:func:`function_code`)."""
+    layer_zip: str
+    """Path of the Pillow layer zip built by ``make layer`` for ``architecture``."""
+    architecture: str
+    """``arm64`` or ``x86_64`` (function and layer)."""
+    memory_mb: int
+    timeout_seconds: int
+    log_retention_days: int
+    variants_json: str
+    """``VARIANTS``: JSON from :func:`function.variants.variants_json`."""
+    max_pixels: int
+    """``MAX_PIXELS``: refuse larger images before decoding."""
+    max_source_bytes: int
+    """``MAX_SOURCE_BYTES``: refuse larger objects without downloading them."""
+    reserved_concurrency: int | None = None
+    """Cap on concurrent runs (None: unreserved)."""
+    max_retry_attempts: int = 2
+    """Async retries after a failed run (0..2) before the event goes to the DLQ."""
+    max_event_age_seconds: int = 6 * 3600
+    """Events older than this (e.g. throttled for hours) go to the DLQ instead of running."""
+    log_level: str = "INFO"
+
+
+class ImageProcessor(pulumi.ComponentResource):
+    """The image function and its layer, role, logs, retries/DLQ and S3 trigger.
+
+    Attributes: ``function_name``, ``function_arn``, ``layer_arn``, ``role_arn``, ``dlq_url``,
+    ``dlq_arn``, ``dlq_name``, ``log_group_name`` (all ``Output[str]``) and ``function``.
+    """
+
+    function_name: Output[str]
+    function_arn: Output[str]
+    layer_arn: Output[str]
+    role_arn: Output[str]
+    dlq_url: Output[str]
+    dlq_arn: Output[str]
+    dlq_name: Output[str]
+    log_group_name: Output[str]
+
+    def __init__(self, name: str, args: ImageProcessorArgs, opts: ResourceOptions | None = None) -> None:
+        super().__init__("imgpipe:compute:ImageProcessor", name, None, opts)
+        child = ResourceOptions(parent=self)
+        prefix = f"{pulumi.get_project()}-{pulumi.get_stack()}"
+
+        self.layer = aws.lambda_.LayerVersion(
+            f"{name}-layer",
+            layer_name=f"{prefix}-pillow-{args.architecture}"[:140],
+            description="Pillow + Powertools for the imgpipe image function (make layer)",
+            code=pulumi.FileArchive(args.layer_zip),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[args.architecture],
+            opts=child,
+        )
+
+        self.dlq = aws.sqs.Queue(
+            f"{name}-dlq",
+            message_retention_seconds=DLQ_RETENTION_SECONDS,
+            sqs_managed_sse_enabled=True,
+            opts=child,
+        )
+
+        # The log group name must be known before the function exists, so the function's name
+        # is chosen here (random suffix: several stacks can share an account).
+        suffix = random.RandomId(f"{name}-suffix", byte_length=3, opts=child)
+        function_name = suffix.hex.apply(lambda hex_: f"{prefix}-{name}-{hex_}"[-64:].lstrip("-"))
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=function_name.apply(lambda fn: f"/aws/lambda/{fn}"),
+            retention_in_days=args.log_retention_days,
+            opts=child,
+        )
+
+        assume = aws.iam.get_policy_document_output(
+            statements=[
+                {
+                    "effect": "Allow",
+                    "actions": ["sts:AssumeRole"],
+                    "principals": [{"type": "Service", "identifiers": ["lambda.amazonaws.com"]}],
+                }
+            ]
+        )
+        self.role = aws.iam.Role(
+            f"{name}-role",
+            description="imgpipe image function: read uploads, write variants and metadata",
+            assume_role_policy=assume.json,
+            opts=child,
+        )
+        access = aws.iam.get_policy_document_output(
+            statements=[
+                {
+                    "sid": "ReadUploads",
+                    "actions": ["s3:GetObject", "s3:GetObjectVersion"],
+                    "resources": [Output.concat(args.upload_bucket_arn, "/*")],
+                },
+                {
+                    "sid": "WriteVariants",
+                    "actions": ["s3:PutObject"],
+                    "resources": [Output.concat(args.processed_bucket_arn, "/*")],
+                },
+                {
+                    "sid": "RecordMetadata",
+                    "actions": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+                    "resources": [args.table_arn],
+                },
+                {
+                    "sid": "DecryptUploads",
+                    "actions": ["kms:Decrypt"],
+                    "resources": [args.upload_key_arn],
+                },
+                {
+                    "sid": "EncryptVariantsAndMetadata",
+                    "actions": ["kms:Decrypt", "kms:GenerateDataKey"],
+                    "resources": [args.processed_key_arn, args.table_key_arn],
+                },
+                {
+                    "sid": "DeadLetters",  # the async on-failure destination sends as the function
+                    "actions": ["sqs:SendMessage"],
+                    "resources": [self.dlq.arn],
+                },
+                {
+                    "sid": "Logs",
+                    "actions": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                    "resources": [self.log_group.arn.apply(lambda arn: f"{arn}:*")],
+                },
+            ]
+        )
+        self.role_policy = aws.iam.RolePolicy(
+            f"{name}-access",
+            role=self.role.id,
+            policy=access.json,
+            opts=child,
+        )
+
+        self.function = aws.lambda_.Function(
+            f"{name}-function",
+            name=function_name,
+            description="imgpipe: variants + metadata for each upload",
+            role=self.role.arn,
+            runtime=RUNTIME,
+            handler=HANDLER,
+            code=args.code,
+            architectures=[args.architecture],
+            memory_size=args.memory_mb,
+            timeout=args.timeout_seconds,
+            layers=[self.layer.arn],
+            reserved_concurrent_executions=args.reserved_concurrency,
+            environment={
+                "variables": {
+                    "PROCESSED_BUCKET": args.processed_bucket_name,
+                    "METADATA_TABLE": args.table_name,
+                    "VARIANTS": args.variants_json,
+                    "MAX_PIXELS": str(args.max_pixels),
+                    "MAX_SOURCE_BYTES": str(args.max_source_bytes),
+                    "POWERTOOLS_SERVICE_NAME": "imgpipe",
+                    "POWERTOOLS_METRICS_NAMESPACE": "imgpipe",
+                    "LOG_LEVEL": args.log_level,
+                }
+            },
+            logging_config={"log_format": "JSON", "log_group": self.log_group.name},
+            # logs and permissions exist before the first invocation can happen
+            opts=ResourceOptions(parent=self, depends_on=[self.log_group, self.role_policy]),
+        )
+
+        self.invoke_config = aws.lambda_.FunctionEventInvokeConfig(
+            f"{name}-async",
+            function_name=self.function.name,
+            maximum_retry_attempts=args.max_retry_attempts,
+            maximum_event_age_in_seconds=args.max_event_age_seconds,
+            destination_config={"on_failure": {"destination": self.dlq.arn}},
+            opts=child,
+        )
+
+        account = aws.get_caller_identity_output().account_id
+        self.permission = aws.lambda_.Permission(
+            f"{name}-s3-invoke",
+            action="lambda:InvokeFunction",
+            function=self.function.name,
+            principal="s3.amazonaws.com",
+            source_arn=args.upload_bucket_arn,
+            # bucket ARNs have no account: without this another account's bucket of the same
+            # name (after deletion) could invoke the function
+            source_account=account,
+            opts=child,
+        )
+        # S3 validates the destination when the notification is written: the permission must exist.
+        self.notification = aws.s3.BucketNotification(
+            f"{name}-trigger",
+            bucket=args.upload_bucket_name,
+            lambda_functions=[{"lambda_function_arn": self.function.arn, "events": ["s3:ObjectCreated:*"]}],
+            opts=ResourceOptions(parent=self, depends_on=[self.permission]),
+        )
+
+        self.function_name = self.function.name
+        self.function_arn = self.function.arn
+        self.layer_arn = self.layer.arn
+        self.role_arn = self.role.arn
+        self.dlq_url = self.dlq.url
+        self.dlq_arn = self.dlq.arn
+        self.dlq_name = self.dlq.name
+        self.log_group_name = self.log_group.name
+        self.register_outputs(
+            {
+                "function_name": self.function_name,
+                "function_arn": self.function_arn,
+                "layer_arn": self.layer_arn,
+                "role_arn": self.role_arn,
+                "dlq_url": self.dlq_url,
+                "dlq_arn": self.dlq_arn,
+                "dlq_name": self.dlq_name,
+                "log_group_name": self.log_group_name,
+            }
+        )

@@ -1,0 +1,254 @@
+"""Monitoring: the operator's view of the pipeline — one dashboard, alarms, an SNS topic.
+
+Its own component rather than part of ImageProcessor because it watches *several* components
+(the function, its dead-letter queue and the UploadApi's stage): inside ImageProcessor it would
+have to know about the API, and the processor would stop being reusable without it. Here the
+wiring is explicit in ``__main__.py`` and an operator finds every alarm under one node.
+
+Custom metrics come from the handler through Powertools Metrics (EMF log lines, no API calls):
+namespace ``imgpipe``, dimension ``service=imgpipe``: ``ImagesProcessed``, ``ImagesFailed``
+(Count), ``ProcessingDuration`` (Milliseconds), ``SourceBytes`` (Bytes).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+from pulumi import Input, Output, ResourceOptions
+
+METRICS_NAMESPACE = "imgpipe"
+SERVICE = "imgpipe"
+CUSTOM_METRICS = ("ImagesProcessed", "ImagesFailed", "ProcessingDuration", "SourceBytes")
+
+
+def dashboard_url(region: str, name: str) -> str:
+    return f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}#dashboards:name={name}"
+
+
+@dataclass
+class MonitoringArgs:
+    """What to watch and whom to tell."""
+
+    function_name: Input[str]
+    """The image function (AWS/Lambda ``FunctionName``)."""
+    dlq_name: Input[str]
+    """Its dead-letter queue (AWS/SQS ``QueueName``)."""
+    api_name: Input[str]
+    """The REST API's name (AWS/ApiGateway ``ApiName``)."""
+    api_stage: Input[str]
+    """The API stage (AWS/ApiGateway ``Stage``)."""
+    alarm_email: str | None = None
+    """Subscribe this address to the alarm topic (it must confirm the subscription mail)."""
+    period_seconds: int = 300
+    """Alarm evaluation period for Lambda and API metrics."""
+
+
+class Monitoring(pulumi.ComponentResource):
+    """SNS alarm topic (own CMK CloudWatch may use), alarms, CloudWatch dashboard.
+
+    Attributes: ``topic_arn``, ``dashboard_name``, ``dashboard_url`` (``Output[str]``) and
+    ``alarms`` (name → ``aws.cloudwatch.MetricAlarm``).
+    """
+
+    topic_arn: Output[str]
+    dashboard_name: Output[str]
+    dashboard_url: Output[str]
+
+    def __init__(self, name: str, args: MonitoringArgs, opts: ResourceOptions | None = None) -> None:
+        super().__init__("imgpipe:ops:Monitoring", name, None, opts)
+        child = ResourceOptions(parent=self)
+        prefix = f"{pulumi.get_project()}-{pulumi.get_stack()}"
+        account = aws.get_caller_identity_output().account_id
+        region = aws.get_region_output().region
+
+        # The AWS managed SNS key does not let CloudWatch encrypt: alarms would never arrive.
+        key_policy = aws.iam.get_policy_document_output(
+            statements=[
+                {
+                    "sid": "AccountAdministersTheKey",  # AWS's default key policy statement
+                    "actions": ["kms:*"],
+                    "resources": ["*"],
+                    "principals": [
+                        {"type": "AWS", "identifiers": [Output.concat("arn:aws:iam::", account, ":root")]}
+                    ],
+                },
+                {
+                    "sid": "CloudWatchAlarmsPublish",
+                    "actions": ["kms:Decrypt", "kms:GenerateDataKey"],
+                    "resources": ["*"],  # in a key policy: this key
+                    "principals": [{"type": "Service", "identifiers": ["cloudwatch.amazonaws.com"]}],
+                    "conditions": [
+                        {"test": "StringEquals", "variable": "aws:SourceAccount", "values": [account]}
+                    ],
+                },
+            ]
+        )
+        self.key = aws.kms.Key(
+            f"{name}-key",
+            description=f"imgpipe {pulumi.get_stack()} alarm topic encryption",
+            enable_key_rotation=True,
+            deletion_window_in_days=7,
+            policy=key_policy.json,
+            opts=child,
+        )
+        self.topic = aws.sns.Topic(f"{name}-alarms", kms_master_key_id=self.key.arn, opts=child)
+        topic_policy = aws.iam.get_policy_document_output(
+            statements=[
+                {
+                    "sid": "CloudWatchAlarmsPublish",
+                    "actions": ["sns:Publish"],
+                    "resources": [self.topic.arn],
+                    "principals": [{"type": "Service", "identifiers": ["cloudwatch.amazonaws.com"]}],
+                    "conditions": [
+                        {"test": "StringEquals", "variable": "aws:SourceAccount", "values": [account]}
+                    ],
+                }
+            ]
+        )
+        aws.sns.TopicPolicy(f"{name}-alarms-policy", arn=self.topic.arn, policy=topic_policy.json, opts=child)
+        if args.alarm_email:
+            aws.sns.TopicSubscription(
+                f"{name}-alarms-email",
+                topic=self.topic.arn,
+                protocol="email",
+                endpoint=args.alarm_email,
+                opts=child,
+            )
+
+        actions = [self.topic.arn]
+
+        def alarm(
+            suffix: str, description: str, namespace: str, metric: str, dimensions: dict[str, Input[str]],
+            statistic: str = "Sum", period: int = args.period_seconds,
+        ) -> aws.cloudwatch.MetricAlarm:  # fmt: skip
+            return aws.cloudwatch.MetricAlarm(
+                f"{name}-{suffix}",
+                alarm_description=description,
+                namespace=namespace,
+                metric_name=metric,
+                dimensions=dimensions,
+                statistic=statistic,
+                period=period,
+                evaluation_periods=1,
+                threshold=0,
+                comparison_operator="GreaterThanThreshold",
+                # no traffic is not a problem
+                treat_missing_data="notBreaching",
+                alarm_actions=actions,
+                ok_actions=actions,
+                opts=child,
+            )
+
+        fn = {"FunctionName": args.function_name}
+        api = {"ApiName": args.api_name, "Stage": args.api_stage}
+        self.alarms = {
+            "function-errors": alarm(
+                "function-errors", "imgpipe function runs failed (each is retried, then dead-lettered)",
+                "AWS/Lambda", "Errors", fn,
+            ),
+            "function-throttles": alarm(
+                "function-throttles", "imgpipe function throttled: raise reservedConcurrency or the quota",
+                "AWS/Lambda", "Throttles", fn,
+            ),
+            "dlq-not-empty": alarm(
+                "dlq-not-empty", "uploads gave up after retries: inspect the DLQ, fix, then `make redrive`",
+                "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": args.dlq_name},
+                statistic="Maximum", period=60,
+            ),
+            "api-5xx": alarm(
+                "api-5xx", "the upload/metadata API answered 5xx", "AWS/ApiGateway", "5XXError", api,
+            ),
+            "images-failed": alarm(
+                "images-failed", "uploads recorded as failed (bad input: see the item's error)",
+                METRICS_NAMESPACE, "ImagesFailed", {"service": SERVICE},
+            ),
+        }  # fmt: skip
+
+        self.dashboard_name = Output.from_input(f"{prefix}-pipeline")
+        body = Output.all(args.function_name, args.dlq_name, args.api_name, args.api_stage, region).apply(
+            lambda v: json.dumps(dashboard_body(*v))
+        )
+        self.dashboard = aws.cloudwatch.Dashboard(
+            f"{name}-dashboard", dashboard_name=f"{prefix}-pipeline", dashboard_body=body, opts=child
+        )
+        self.topic_arn = self.topic.arn
+        self.dashboard_url = Output.all(region, self.dashboard.dashboard_name).apply(
+            lambda v: dashboard_url(v[0], v[1])
+        )
+        self.register_outputs(
+            {
+                "topic_arn": self.topic_arn,
+                "dashboard_name": self.dashboard_name,
+                "dashboard_url": self.dashboard_url,
+            }
+        )
+
+
+def dashboard_body(
+    function_name: str, dlq_name: str, api_name: str, stage: str, region: str
+) -> dict[str, Any]:
+    """The CloudWatch dashboard JSON: function health, DLQ, API, and the handler's own metrics."""
+    fn = ["FunctionName", function_name]
+
+    def widget(x: int, y: int, title: str, metrics: list[list[Any]], stat: str = "Sum", **extra: Any) -> dict:
+        return {
+            "type": "metric",
+            "x": x,
+            "y": y,
+            "width": 12,
+            "height": 6,
+            "properties": {
+                "title": title,
+                "region": region,
+                "view": "timeSeries",
+                "stacked": False,
+                "stat": stat,
+                "period": 300,
+                "metrics": metrics,
+                **extra,
+            },
+        }
+
+    api = ["ApiName", api_name, "Stage", stage]
+    custom = ["service", SERVICE]
+    return {
+        "widgets": [
+            widget(0, 0, "Lambda invocations, errors, throttles", [
+                ["AWS/Lambda", "Invocations", *fn],
+                ["AWS/Lambda", "Errors", *fn],
+                ["AWS/Lambda", "Throttles", *fn],
+            ]),
+            widget(12, 0, "Lambda duration p50 / p99 (ms)", [
+                ["AWS/Lambda", "Duration", *fn, {"stat": "p50", "label": "p50"}],
+                ["AWS/Lambda", "Duration", *fn, {"stat": "p99", "label": "p99"}],
+            ], stat="p50"),
+            widget(0, 6, "Concurrent executions", [
+                ["AWS/Lambda", "ConcurrentExecutions", *fn, {"stat": "Maximum"}],
+            ], stat="Maximum"),
+            widget(12, 6, "Dead-letter queue depth", [
+                ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", dlq_name, {"stat": "Maximum"}],
+            ], stat="Maximum"),
+            widget(0, 12, "API requests, 4XX, 5XX", [
+                ["AWS/ApiGateway", "Count", *api],
+                ["AWS/ApiGateway", "4XXError", *api],
+                ["AWS/ApiGateway", "5XXError", *api],
+            ]),
+            widget(12, 12, "API latency p50 / p99 (ms)", [
+                ["AWS/ApiGateway", "Latency", *api, {"stat": "p50", "label": "p50"}],
+                ["AWS/ApiGateway", "Latency", *api, {"stat": "p99", "label": "p99"}],
+            ], stat="p50"),
+            widget(0, 18, "Images processed / failed", [
+                [METRICS_NAMESPACE, "ImagesProcessed", *custom],
+                [METRICS_NAMESPACE, "ImagesFailed", *custom],
+            ]),
+            widget(12, 18, "Processing duration p50 / p99 (ms) and source size", [
+                [METRICS_NAMESPACE, "ProcessingDuration", *custom, {"stat": "p50", "label": "p50"}],
+                [METRICS_NAMESPACE, "ProcessingDuration", *custom, {"stat": "p99", "label": "p99"}],
+                [METRICS_NAMESPACE, "SourceBytes", *custom, {"stat": "Average", "yAxis": "right"}],
+            ], stat="p50"),
+        ]
+    }  # fmt: skip
