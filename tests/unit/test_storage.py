@@ -95,8 +95,9 @@ def test_dev_buckets_force_destroy_and_are_not_protected(dev: Graph) -> None:
 
 
 def test_prod_protects_and_retains_the_data_stores(prod: Graph) -> None:
-    stores = prod.of_type(BUCKET, KEY, "aws:dynamodb/table:Table")
-    assert len(stores) >= 6  # two buckets, their keys, the table and its key (+ any other keys)
+    storage = {r.urn for r in prod.resources if r.type.startswith("imgpipe:storage:")}
+    stores = [r for r in prod.of_type(BUCKET, KEY, "aws:dynamodb/table:Table") if r.parent in storage]
+    assert len(stores) == 6  # two buckets, their keys, the table and its key
     for store in stores:
         assert store.protect and store.retain_on_delete, store.name
     for bucket in prod.of_type(BUCKET):
