@@ -35,8 +35,20 @@ Result = dict[str, Any]
 
 
 def _rss_mb() -> float:
-    # Linux reports ru_maxrss in KiB.
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak RSS in MB.
+
+    Linux's ``VmHWM`` belongs to the address space exec'd here. ``ru_maxrss`` is not usable in a
+    child: exec keeps the high-water mark of the address space it replaced (under ``vfork`` the
+    parent's), so every mode reported the same inherited figure.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # no /proc: KiB on Linux and BSD
 
 
 def _cpu_s() -> float:
