@@ -1,0 +1,370 @@
+"""The local engine: a moto server, the real Pulumi program under mocks, and the function runtime.
+
+``new_resource`` creates every resource the program declares in the moto server through boto3
+(one handler per type in ``localaws/resources``), in the dependency order Pulumi resolves, and
+returns the real ids and attributes; ``destroy`` deletes them in reverse. Unknown resource types
+stop the deploy with an error naming the type.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import runpy
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
+
+from localaws import faults as faults_mod
+from localaws.functions import FunctionError, FunctionRuntime
+from localaws.resources import Context, UnknownInvoke, UnknownResourceType, handler_for
+
+REGION = "us-east-1"
+# Local-only config: the local stack is disposable, so it can always be torn down.
+LOCAL_OVERRIDES = {"imgpipe:forceDestroy": "true", "imgpipe:protect": "false"}
+
+
+class DeployError(Exception):
+    """The program could not be deployed locally; the message says why."""
+
+
+class FaultingMotoServer(ThreadedMotoServer):
+    """moto's threaded server with the fault-injection middleware in front of it."""
+
+    def __init__(self, faults: faults_mod.Faults, port: int = 0) -> None:
+        super().__init__(ip_address="127.0.0.1", port=port, verbose=False)
+        self.faults = faults
+
+    def _server_entry(self) -> None:
+        app = faults_mod.middleware(DomainDispatcherApplication(create_backend_app), self.faults)
+        self._server = make_server(
+            self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+        )
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
+@dataclass
+class Created:
+    type: str
+    name: str
+    id: str
+    state: dict[str, Any]
+    custom: bool = True
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if isinstance(value, pulumi.FileArchive | pulumi.FileAsset):
+        return {"path": str(value.path)}
+    return repr(value)
+
+
+def load_config(program_dir: Path, stack: str, overrides: dict[str, str] | None = None) -> dict[str, str]:
+    """Config like the CLI gives it: Pulumi.yaml defaults, then Pulumi.<stack>.yaml, then overrides."""
+    config: dict[str, str] = {}
+    project_file = program_dir / "Pulumi.yaml"
+    project = "imgpipe"
+    if project_file.exists():
+        doc = yaml.safe_load(project_file.read_text()) or {}
+        project = doc.get("name", project)
+        for key, spec in (doc.get("config") or {}).items():
+            full = key if ":" in key else f"{project}:{key}"
+            if isinstance(spec, dict) and "default" in spec:
+                config[full] = _config_value(spec["default"])
+            elif not isinstance(spec, dict):
+                config[full] = _config_value(spec)
+    stack_file = program_dir / f"Pulumi.{stack}.yaml"
+    if stack_file.exists():
+        doc = yaml.safe_load(stack_file.read_text()) or {}
+        for key, value in (doc.get("config") or {}).items():
+            full = key if ":" in key else f"{project}:{key}"
+            if isinstance(value, dict) and "secure" in value:
+                continue  # encrypted with the stack's secrets provider: unreadable without the CLI
+            config[full] = _config_value(value)
+    config.update(overrides or {})
+    return config
+
+
+def _config_value(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value)
+
+
+class LocalMocks(pulumi.runtime.Mocks):
+    """Pulumi mocks that create every resource in the local AWS."""
+
+    def __init__(self, engine: LocalEngine) -> None:
+        self.engine = engine
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        return self.engine.create(args.typ, args.name, dict(args.inputs), bool(args.custom))
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        return self.engine.answer(args.token, dict(args.args)), []
+
+
+def policy_document(args: dict[str, Any]) -> dict[str, Any]:
+    """``aws.iam.get_policy_document`` as the provider renders it."""
+
+    def one_or_list(values: list[str]) -> Any:
+        return values[0] if len(values) == 1 else list(values)
+
+    statements = []
+    for s in args.get("statements") or []:
+        out: dict[str, Any] = {}
+        if s.get("sid"):
+            out["Sid"] = s["sid"]
+        out["Effect"] = s.get("effect") or "Allow"
+        for key, wire in (("actions", "Action"), ("notActions", "NotAction")):
+            if s.get(key):
+                out[wire] = one_or_list(s[key])
+        for key, wire in (("resources", "Resource"), ("notResources", "NotResource")):
+            if s.get(key):
+                out[wire] = one_or_list(s[key])
+        for key, wire in (("principals", "Principal"), ("notPrincipals", "NotPrincipal")):
+            if s.get(key):
+                principal: dict[str, Any] = {}
+                for p in s[key]:
+                    principal.setdefault(p["type"], []).extend(p["identifiers"])
+                out[wire] = (
+                    "*"
+                    if principal == {"*": ["*"]}
+                    else {k: one_or_list(sorted(set(v))) for k, v in principal.items()}
+                )
+        if s.get("conditions"):
+            cond: dict[str, dict[str, Any]] = {}
+            for c in s["conditions"]:
+                cond.setdefault(c["test"], {})[c["variable"]] = one_or_list(c["values"])
+            out["Condition"] = cond
+        statements.append(out)
+    doc = {"Version": args.get("version") or "2012-10-17", "Statement": statements}
+    text = json.dumps(doc, indent=2)
+    return {"json": text, "minifiedJson": json.dumps(doc, separators=(",", ":")), "id": str(abs(hash(text)))}
+
+
+@dataclass
+class LocalEngine:
+    program_dir: Path
+    state_dir: Path
+    stack: str = "dev"
+    config_overrides: dict[str, str] = field(default_factory=dict)
+    fault_spec: str = ""
+    port: int = 0
+    say: Callable[[str], None] = print
+    region: str = REGION
+
+    def __post_init__(self) -> None:
+        self.program_dir = self.program_dir.resolve()
+        self.state_dir = self.state_dir.resolve()
+        self.faults = faults_mod.Faults(self.fault_spec)
+        self.created: list[Created] = []
+        self._lock = threading.Lock()
+        self.server: FaultingMotoServer | None = None
+        self.runtime: FunctionRuntime | None = None
+        self.stage_server: Any = None
+        self.endpoint_url = ""
+        self.ctx: Context | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> str:
+        """Start moto (127.0.0.1, free port), the function runtime and the API stage server."""
+        from localaws.apigateway import StageServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log lines in the progress
+        self.server = FaultingMotoServer(self.faults, self.port)
+        self.server.start()
+        host, port = self.server.get_host_and_port()
+        self.endpoint_url = f"http://{host}:{port}"
+        self.ctx = Context(
+            endpoint_url=self.endpoint_url, region=self.region, program_dir=self.program_dir, say=self.say
+        )
+        self.runtime = FunctionRuntime(
+            self.endpoint_url, self.region, self.state_dir, self.faults, self.ctx.dead_letters, say=self.say
+        )
+        self.runtime.install()
+        self.ctx.on_function_created = self.runtime.prewarm
+        self.ctx.on_function_deleted = self.runtime.forget
+        self.stage_server = StageServer(self.endpoint_url, self.region, invoke_lambda=self._invoke_for_api)
+        self.ctx.stage_base_url = self.stage_server.start()
+        return self.endpoint_url
+
+    def _invoke_for_api(self, function: str, event: dict[str, Any]) -> dict[str, Any]:
+        assert self.runtime is not None
+        return self.runtime.invoke(function, event)  # raises FunctionError → 502 like AWS
+
+    def stop(self) -> None:
+        if self.stage_server is not None:
+            self.stage_server.stop()
+        if self.runtime is not None:
+            self.runtime.stop()
+        if self.server is not None:
+            self.server.stop()
+
+    # --- resources ------------------------------------------------------------------------
+
+    def create(self, typ: str, name: str, inputs: dict[str, Any], custom: bool) -> tuple[str, dict[str, Any]]:
+        assert self.ctx is not None
+        if typ.startswith("pulumi:providers:"):
+            return f"{name}-provider", inputs
+        if not custom:  # a component: a node in the tree, nothing to create
+            self.say(f"+ {typ:<58} {name}")
+            return name, {}
+        handler = handler_for(typ, name)
+        with self._lock:  # one AWS call sequence at a time: ids and order stay deterministic
+            t0 = time.monotonic()
+            try:
+                rid, state = handler.create(self.ctx, name, inputs)
+            except UnknownResourceType:
+                raise
+            except Exception as e:
+                raise DeployError(f"creating {typ} {name!r} failed: {e}") from e
+            self.created.append(Created(typ, name, rid, state))
+        self.say(f"+ {typ:<58} {name:<32} created ({(time.monotonic() - t0) * 1000:.0f} ms)")
+        return rid, state
+
+    def answer(self, token: str, args: dict[str, Any]) -> dict[str, Any]:
+        account = self.ctx.account_id if self.ctx else "123456789012"
+        if token == "aws:iam/getPolicyDocument:getPolicyDocument":
+            return policy_document(args)
+        if token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {
+                "accountId": account,
+                "arn": f"arn:aws:iam::{account}:user/local",
+                "userId": "LOCAL",
+                "id": account,
+            }
+        if token == "aws:index/getRegion:getRegion":
+            return {
+                "name": self.region,
+                "region": self.region,
+                "id": self.region,
+                "description": "local",
+                "endpoint": f"ec2.{self.region}.amazonaws.com",
+            }
+        if token == "aws:index/getPartition:getPartition":
+            return {
+                "partition": "aws",
+                "dnsSuffix": "amazonaws.com",
+                "id": "aws",
+                "reverseDnsPrefix": "com.amazonaws",
+            }
+        raise UnknownInvoke(
+            f"the local engine does not answer the provider function {token!r}; "
+            "add it to LocalEngine.answer in localaws/engine.py"
+        )
+
+    # --- deploy / destroy -----------------------------------------------------------------
+
+    def deploy(self) -> dict[str, Any]:
+        """Run the program's ``__main__.py`` under the mocks; returns its (unwrapped) outputs."""
+        main = self.program_dir / "__main__.py"
+        if not main.exists():
+            raise DeployError(f"no Pulumi program at {main}: run from the repository root or pass --program")
+        config = load_config(self.program_dir, self.stack, {**LOCAL_OVERRIDES, **self.config_overrides})
+        pulumi.runtime.set_mocks(LocalMocks(self), project="imgpipe", stack=self.stack, preview=False)
+        for key, value in config.items():
+            pulumi.runtime.set_config(key, value)
+        exported: dict[str, pulumi.Output[Any]] = {}
+
+        def program() -> None:
+            runpy.run_path(str(main), run_name="__main__")
+            root = pulumi.runtime.get_root_resource()
+            for key, value in (getattr(root, "outputs", None) or {}).items():
+                exported[key] = pulumi.Output.from_input(value)
+
+        from pulumi.runtime.stack import run_pulumi_func
+        from pulumi.runtime.sync_await import _sync_await
+
+        cwd = os.getcwd()
+        os.chdir(self.program_dir)  # the CLI runs programs from the project dir (relative archive paths)
+        sys.path.insert(0, str(self.program_dir))
+        try:
+            _sync_await(run_pulumi_func(program))
+        except (UnknownResourceType, UnknownInvoke, DeployError):
+            raise
+        except Exception as e:
+            raise DeployError(f"the program failed: {type(e).__name__}: {e}") from e
+        finally:
+            os.chdir(cwd)
+            sys.path.remove(str(self.program_dir))
+        # Every output is resolved by now; read values and secretness back out of them.
+        exports = {k: _sync_await(o.future()) for k, o in exported.items()}
+        secrets = {k for k, o in exported.items() if _sync_await(o.is_secret())}
+        return self._local_outputs(exports, secrets)
+
+    def _local_outputs(self, exports: dict[str, Any], secrets: set[str]) -> dict[str, Any]:
+        outputs = dict(exports)
+        api_url = outputs.get("api_url")
+        m = re.match(r"https://([a-z0-9]+)\.execute-api\.[^/]+/([^/]+)/?$", str(api_url or ""))
+        if m and self.ctx and self.ctx.stage_base_url:
+            # The program builds the AWS URL itself: point it at the local stage server.
+            outputs["api_url"] = f"{self.ctx.stage_base_url}/{m.group(1)}/{m.group(2)}"
+        if isinstance(outputs.get("api_url"), str):
+            outputs["api_url"] = outputs["api_url"].rstrip("/")
+        outputs["endpoint_url"] = self.endpoint_url
+        self.secret_outputs = secrets
+        return outputs
+
+    def destroy(self) -> dict[str, int]:
+        """Delete every created resource in reverse order; returns what is left (should be 0s)."""
+        assert self.ctx is not None
+        if self.runtime is not None:
+            self.runtime.drain(timeout_s=30)
+        for res in reversed(self.created):
+            t0 = time.monotonic()
+            try:
+                handler_for(res.type, res.name).delete(self.ctx, res.id, res.state)
+                self.say(f"- {res.type:<58} {res.name:<32} deleted ({(time.monotonic() - t0) * 1000:.0f} ms)")
+            except Exception as e:  # keep going: leave as little behind as possible
+                self.say(f"! {res.type:<58} {res.name:<32} delete failed: {e}")
+        self.created.clear()
+        return self.leftovers()
+
+    def leftovers(self) -> dict[str, int]:
+        assert self.ctx is not None
+        c = self.ctx.client
+        return {
+            "buckets": len(c("s3").list_buckets().get("Buckets", [])),
+            "tables": len(c("dynamodb").list_tables().get("TableNames", [])),
+            "functions": len(c("lambda").list_functions().get("Functions", [])),
+            "queues": len(c("sqs").list_queues().get("QueueUrls", [])),
+            "rest_apis": len(c("apigateway").get_rest_apis().get("items", [])),
+        }
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "endpoint_url": self.endpoint_url,
+            "stage_base_url": self.ctx.stage_base_url if self.ctx else "",
+            "program": str(self.program_dir),
+            "stack": self.stack,
+            "faults": self.faults.describe(),
+            "resources": [
+                {"type": r.type, "name": r.name, "id": r.id, "state": _jsonable(r.state)}
+                for r in self.created
+            ],
+        }
+
+
+__all__ = ["DeployError", "FunctionError", "LocalEngine", "load_config", "policy_document"]
