@@ -1,0 +1,203 @@
+"""ImageProcessor as the real program registers it: function contract, layer, exact IAM,
+log group with retention, async retries into the DLQ, S3 permission before notification."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.unit.mocks import ACCOUNT, Graph, Recorded, run_program
+from tests.unit.test_config import load
+from tests.unit.test_policy_graph import stack_config
+
+FUNCTION = "aws:lambda/function:Function"
+COMPUTE = "imgpipe:compute:ImageProcessor"
+
+
+@pytest.fixture(scope="module")
+def dev() -> Graph:
+    return run_program(stack_config("dev"), stack="dev")
+
+
+def part(graph: Graph, resource_type: str) -> Recorded:
+    """The one resource of this type inside the ImageProcessor component."""
+    component = graph.one(COMPUTE)
+    found = [r for r in graph.children(component) if r.type == resource_type]
+    assert len(found) == 1, (resource_type, [r.name for r in found])
+    return found[0]
+
+
+def storage(graph: Graph, component: str, resource_type: str) -> Recorded:
+    parent = next(r for r in graph.resources if r.type.startswith("imgpipe:storage:") and r.name == component)
+    [found] = [r for r in graph.children(parent) if r.type == resource_type]
+    return found
+
+
+def test_function_follows_the_handler_contract(dev: Graph) -> None:
+    fn = part(dev, FUNCTION)
+    layer = part(dev, "aws:lambda/layerVersion:LayerVersion")
+    assert fn.inputs["runtime"] == "python3.12"
+    assert fn.inputs["handler"] == "function.handler.handler"
+    assert fn.inputs["architectures"] == ["arm64"]
+    assert fn.inputs["memorySize"] == 1536 and fn.inputs["timeout"] == 60
+    assert fn.inputs["layers"] == [layer.state["arn"]]
+    assert "reservedConcurrentExecutions" not in fn.inputs  # dev: unreserved
+    code = fn.inputs["code"]
+    assert list(code.assets) == ["function"]
+    assert code.assets["function"].path == "./function"
+    assert fn.inputs["role"] == part(dev, "aws:iam/role:Role").state["arn"]
+
+
+def test_function_environment_is_the_contract(dev: Graph) -> None:
+    env = part(dev, FUNCTION).inputs["environment"]["variables"]
+    assert env == {
+        "PROCESSED_BUCKET": storage(dev, "processed", "aws:s3/bucket:Bucket").id,
+        "METADATA_TABLE": storage(dev, "metadata", "aws:dynamodb/table:Table").id,
+        "VARIANTS": load(stack_config("dev")).variants_json,
+        "MAX_PIXELS": "50000000",
+        "MAX_SOURCE_BYTES": str(25 * 1024 * 1024),
+        "POWERTOOLS_SERVICE_NAME": "imgpipe",
+        "POWERTOOLS_METRICS_NAMESPACE": "imgpipe",
+        "LOG_LEVEL": "INFO",
+    }
+
+
+def test_layer_is_the_built_zip_for_the_architecture(dev: Graph) -> None:
+    layer = part(dev, "aws:lambda/layerVersion:LayerVersion")
+    assert layer.inputs["compatibleRuntimes"] == ["python3.12"]
+    assert layer.inputs["compatibleArchitectures"] == ["arm64"]
+    assert layer.inputs["code"].path.endswith(".zip")
+
+
+def test_layer_path_comes_from_make_layer_when_not_overridden() -> None:
+    root = Path(__file__).resolve().parents[2]
+    built = root / "layer/build/layer-arm64-py3.12.zip"
+    if not built.is_file():
+        pytest.skip("layer not built (make test builds it first)")
+    graph = run_program({}, layer_zip=None)
+    assert part(graph, "aws:lambda/layerVersion:LayerVersion").inputs["code"].path == str(built)
+
+
+def test_log_group_is_the_functions_with_retention(dev: Graph) -> None:
+    fn, group = part(dev, FUNCTION), part(dev, "aws:cloudwatch/logGroup:LogGroup")
+    assert group.inputs["name"] == f"/aws/lambda/{fn.state['name']}"
+    assert group.inputs["retentionInDays"] == 14
+    assert fn.inputs["loggingConfig"] == {"logGroup": group.inputs["name"], "logFormat": "JSON"}
+    assert group.urn in fn.dependencies
+
+
+def test_role_trusts_lambda_only(dev: Graph) -> None:
+    trust = json.loads(part(dev, "aws:iam/role:Role").inputs["assumeRolePolicy"])
+    assert trust["Statement"] == [
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": "lambda.amazonaws.com"}}
+    ]
+
+
+def test_role_policy_grants_exactly_what_the_handler_needs(dev: Graph) -> None:
+    policy = part(dev, "aws:iam/rolePolicy:RolePolicy")
+    assert policy.inputs["role"] == part(dev, "aws:iam/role:Role").id
+    grants = {
+        s["Sid"]: (s["Action"], s["Resource"]) for s in json.loads(policy.inputs["policy"])["Statement"]
+    }
+    uploads = storage(dev, "uploads", "aws:s3/bucket:Bucket").state["arn"]
+    processed = storage(dev, "processed", "aws:s3/bucket:Bucket").state["arn"]
+    table = storage(dev, "metadata", "aws:dynamodb/table:Table").state["arn"]
+    key = {c: storage(dev, c, "aws:kms/key:Key").state["arn"] for c in ("uploads", "processed", "metadata")}
+    dlq = part(dev, "aws:sqs/queue:Queue").state["arn"]
+    group = part(dev, "aws:cloudwatch/logGroup:LogGroup").state["arn"]
+    assert grants == {
+        "ReadUploads": (["s3:GetObject", "s3:GetObjectVersion"], f"{uploads}/*"),
+        "WriteVariants": ("s3:PutObject", f"{processed}/*"),
+        "RecordMetadata": (["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], table),
+        "DecryptUploads": ("kms:Decrypt", key["uploads"]),
+        "EncryptVariantsAndMetadata": (
+            ["kms:Decrypt", "kms:GenerateDataKey"],
+            [key["processed"], key["metadata"]],
+        ),
+        "DeadLetters": ("sqs:SendMessage", dlq),
+        "Logs": (["logs:CreateLogStream", "logs:PutLogEvents"], f"{group}:*"),
+    }
+    assert all(s["Effect"] == "Allow" for s in json.loads(policy.inputs["policy"])["Statement"])
+
+
+def test_failed_events_retry_twice_then_go_to_the_dlq(dev: Graph) -> None:
+    dlq = part(dev, "aws:sqs/queue:Queue")
+    assert dlq.inputs["messageRetentionSeconds"] == 14 * 24 * 3600
+    assert dlq.inputs["sqsManagedSseEnabled"] is True
+    config = part(dev, "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig")
+    assert config.inputs["functionName"] == part(dev, FUNCTION).state["name"]
+    assert config.inputs["maximumRetryAttempts"] == 2
+    assert config.inputs["maximumEventAgeInSeconds"] == 6 * 3600
+    assert config.inputs["destinationConfig"] == {"onFailure": {"destination": dlq.state["arn"]}}
+
+
+def test_s3_may_invoke_only_from_the_upload_bucket_of_this_account(dev: Graph) -> None:
+    permission = part(dev, "aws:lambda/permission:Permission")
+    assert permission.inputs == {
+        "action": "lambda:InvokeFunction",
+        "function": part(dev, FUNCTION).state["name"],
+        "principal": "s3.amazonaws.com",
+        "sourceArn": storage(dev, "uploads", "aws:s3/bucket:Bucket").state["arn"],
+        "sourceAccount": ACCOUNT,
+    }
+
+
+def test_notification_is_registered_after_the_permission(dev: Graph) -> None:
+    notification = part(dev, "aws:s3/bucketNotification:BucketNotification")
+    permission = part(dev, "aws:lambda/permission:Permission")
+    assert notification.inputs["bucket"] == storage(dev, "uploads", "aws:s3/bucket:Bucket").id
+    assert notification.inputs["lambdaFunctions"] == [
+        {"lambdaFunctionArn": part(dev, FUNCTION).state["arn"], "events": ["s3:ObjectCreated:*"]}
+    ]
+    # no input of the notification comes from the permission: only depends_on can order them
+    assert all(permission.urn not in urns for urns in notification.property_dependencies.values())
+    assert permission.urn in notification.dependencies
+
+
+def test_the_dependency_check_can_fail(tmp_path: Path) -> None:
+    # The same two resources without depends_on: the recorded request has no such dependency.
+    program = tmp_path / "__main__.py"
+    program.write_text(
+        textwrap.dedent(
+            """
+            import pulumi_aws as aws
+            p = aws.lambda_.Permission("p", action="lambda:InvokeFunction", function="f",
+                                       principal="s3.amazonaws.com", source_arn="arn:aws:s3:::b")
+            aws.s3.BucketNotification("n", bucket="b", lambda_functions=[
+                {"lambda_function_arn": "arn:aws:lambda:us-east-1:123456789012:function:f",
+                 "events": ["s3:ObjectCreated:*"]}])
+            """
+        )
+    )
+    graph = run_program({}, program=program)
+    notification = graph.one("aws:s3/bucketNotification:BucketNotification")
+    assert graph.one("aws:lambda/permission:Permission").urn not in notification.dependencies
+
+
+def test_config_reaches_the_function(tmp_path: Path) -> None:
+    graph = run_program(
+        {
+            "architecture": "x86_64",
+            "memoryMb": 2048,
+            "timeoutSeconds": 300,
+            "logRetentionDays": 30,
+            "reservedConcurrency": 7,
+            "maxPixels": 1000,
+            "maxUploadMb": 2,
+            "variants": [{"name": "small", "format": "webp", "max_width": 320}],
+        }
+    )
+    fn = part(graph, FUNCTION)
+    assert fn.inputs["architectures"] == ["x86_64"]
+    assert (fn.inputs["memorySize"], fn.inputs["timeout"]) == (2048, 300)
+    assert fn.inputs["reservedConcurrentExecutions"] == 7
+    env = fn.inputs["environment"]["variables"]
+    assert (env["MAX_PIXELS"], env["MAX_SOURCE_BYTES"]) == ("1000", str(2 * 1024 * 1024))
+    assert [v["name"] for v in json.loads(env["VARIANTS"])] == ["small"]
+    assert part(graph, "aws:cloudwatch/logGroup:LogGroup").inputs["retentionInDays"] == 30
+    layer = part(graph, "aws:lambda/layerVersion:LayerVersion")
+    assert layer.inputs["compatibleArchitectures"] == ["x86_64"]
+    assert layer.inputs["layerName"].endswith("-x86_64")
