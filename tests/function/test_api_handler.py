@@ -1,0 +1,340 @@
+"""The API Lambdas (``function.api.handler``) under moto: presign, variant redirects, renders, errors."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+from unittest import mock
+from urllib.parse import parse_qs, urlsplit
+
+import boto3
+import pytest
+from moto import mock_aws
+from PIL import Image
+
+from function import api
+
+REGION = "eu-west-1"
+UPLOADS = "uploads-b"
+PROCESSED = "processed-b"
+TABLE = "meta"
+IMAGE_ID = "0123456789abcdef"
+SOURCE_KEY = "photos/cat.jpg"
+
+
+def _jpeg(size: tuple[int, int] = (320, 200)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, (30, 120, 200)).save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    for name, value in {
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "UPLOAD_BUCKET": UPLOADS,
+        "PROCESSED_BUCKET": PROCESSED,
+        "METADATA_TABLE": TABLE,
+        "MAX_PIXELS": "4000000",
+        "MAX_UPLOAD_MB": "50",
+        "PRESIGN_EXPIRES_SECONDS": "600",
+        "CORS_ORIGINS": "*",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        api.reset_clients()
+        s3 = boto3.client("s3", region_name=REGION)
+        for bucket in (UPLOADS, PROCESSED):
+            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+        s3.put_bucket_versioning(Bucket=UPLOADS, VersioningConfiguration={"Status": "Enabled"})
+        version = s3.put_object(Bucket=UPLOADS, Key=SOURCE_KEY, Body=_jpeg(), ContentType="image/jpeg")[
+            "VersionId"
+        ]
+        s3.put_object(Bucket=PROCESSED, Key="photos/cat_thumbnail_0123456789abcdef.jpg", Body=b"thumb")
+        ddb = boto3.client("dynamodb", region_name=REGION)
+        ddb.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "image_id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "image_id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        ddb.put_item(
+            TableName=TABLE,
+            Item={
+                "image_id": {"S": IMAGE_ID},
+                "source_bucket": {"S": UPLOADS},
+                "source_key": {"S": SOURCE_KEY},
+                "source_version_id": {"S": version},
+                "status": {"S": "done"},
+                "width": {"N": "320"},
+                "height": {"N": "200"},
+                "variants": {
+                    "M": {
+                        "thumbnail": {
+                            "M": {
+                                "bucket": {"S": PROCESSED},
+                                "key": {"S": "photos/cat_thumbnail_0123456789abcdef.jpg"},
+                                "format": {"S": "jpeg"},
+                            }
+                        }
+                    }
+                },
+            },
+        )
+        ddb.put_item(
+            TableName=TABLE,
+            Item={
+                "image_id": {"S": "fedcba9876543210"},
+                "source_bucket": {"S": UPLOADS},
+                "source_key": {"S": "bad.jpg"},
+                "status": {"S": "failed"},
+                "error": {"S": "not an image"},
+            },
+        )
+        yield {"s3": s3, "ddb": ddb}
+        api.reset_clients()
+
+
+def call(method: str, resource: str, **kw: Any) -> tuple[int, dict[str, str], Any]:
+    event = {
+        "resource": resource,
+        "httpMethod": method,
+        "headers": kw.get("headers") or {},
+        "pathParameters": kw.get("path"),
+        "queryStringParameters": kw.get("query"),
+        "body": kw.get("body"),
+        "isBase64Encoded": False,
+        "requestContext": {"requestId": "r-1"},
+    }
+    resp = api.handler(event, None)
+    assert resp["isBase64Encoded"] is False
+    return resp["statusCode"], resp["headers"], json.loads(resp["body"])
+
+
+def presign(body: Any) -> tuple[int, dict[str, str], Any]:
+    return call("POST", "/uploads", body=body if isinstance(body, str) else json.dumps(body))
+
+
+def render(image_id: str = IMAGE_ID, **query: str) -> tuple[int, dict[str, str], Any]:
+    return call("GET", "/images/{image_id}/render", path={"image_id": image_id}, query=query or None)
+
+
+# --- presign --------------------------------------------------------------------------------------
+
+
+def test_presign_signs_type_and_length(aws: dict[str, Any]) -> None:
+    status, headers, body = presign(
+        {"content_type": "image/png", "content_length": 12 * 1024 * 1024, "key": "a/b c.png"}
+    )
+    assert status == 201, body
+    assert headers["Access-Control-Allow-Origin"] == "*"
+    assert body["method"] == "PUT" and body["bucket"] == UPLOADS and body["key"] == "a/b c.png"
+    assert body["headers"] == {"Content-Type": "image/png", "Content-Length": str(12 * 1024 * 1024)}
+    assert body["expires_in"] == 600 and body["max_bytes"] == 50 * 1024 * 1024
+    url = urlsplit(body["url"])
+    assert url.path.endswith("/a/b%20c.png")
+    query = parse_qs(url.query)
+    assert query["X-Amz-Expires"] == ["600"]
+    signed = query["X-Amz-SignedHeaders"][0].split(";")
+    assert "content-type" in signed and "content-length" in signed
+
+
+def test_presigned_url_accepts_the_upload(aws: dict[str, Any]) -> None:
+    data = _jpeg()
+    _, _, body = presign({"content_type": "image/jpeg", "content_length": len(data)})
+    assert body["key"].startswith("uploads/") and body["key"].endswith(".jpg")
+    import requests  # mock_aws intercepts plain HTTP to S3 URLs too (via `responses`)
+
+    resp = requests.put(body["url"], data=data, headers=body["headers"], timeout=10)
+    assert resp.status_code == 200
+    stored = aws["s3"].get_object(Bucket=UPLOADS, Key=body["key"])
+    assert stored["Body"].read() == data and stored["ContentType"] == "image/jpeg"
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"content_type": "text/plain", "content_length": 10}, "'content_type' must be one of"),
+        ({"content_type": "application/pdf", "content_length": 10}, "'content_type' must be one of"),
+        ({"content_type": "image/jpeg", "content_length": 51 * 1024 * 1024}, "maxUploadMb"),
+        ({"content_type": "image/jpeg", "content_length": 0}, "between 1 and"),
+        ({"content_type": "image/jpeg", "content_length": "12"}, "must be the file size in bytes"),
+        ({"content_type": "image/jpeg"}, "must be the file size in bytes"),
+        ({"content_type": "image/jpeg", "content_length": 5, "key": "/abs.jpg"}, "must not start with '/'"),
+        ({"content_type": "image/jpeg", "content_length": 5, "key": "a/../b.jpg"}, "'..'"),
+        ({"content_type": "image/jpeg", "content_length": 5, "extra": 1}, "unknown field"),
+        ("not json", "must be JSON"),
+        ("[1, 2]", "must be a JSON object"),
+    ],
+)
+def test_presign_rejects_bad_requests_with_400_json(aws: dict[str, Any], payload: Any, message: str) -> None:
+    status, headers, body = presign(payload)
+    assert status == 400
+    assert headers["Content-Type"] == "application/json"
+    assert message in body["message"]
+
+
+# --- variants -------------------------------------------------------------------------------------
+
+
+def test_variant_redirects_to_a_presigned_url(aws: dict[str, Any]) -> None:
+    status, headers, body = call(
+        "GET", "/images/{image_id}/variants/{variant}", path={"image_id": IMAGE_ID, "variant": "thumbnail"}
+    )
+    assert status == 302
+    assert headers["Location"] == body["url"]
+    assert "/photos/cat_thumbnail_0123456789abcdef.jpg" in body["url"] and "X-Amz-Signature" in body["url"]
+
+
+@pytest.mark.parametrize(
+    ("image_id", "variant", "message"),
+    [
+        ("ffffffffffffffff", "thumbnail", "image not found"),
+        ("not-an-id", "thumbnail", "is not an image id"),
+        (IMAGE_ID, "huge", "has no variant 'huge'"),
+        ("fedcba9876543210", "thumbnail", "the image is failed"),
+    ],
+)
+def test_unknown_image_or_variant_is_404(
+    aws: dict[str, Any], image_id: str, variant: str, message: str
+) -> None:
+    status, _, body = call(
+        "GET", "/images/{image_id}/variants/{variant}", path={"image_id": image_id, "variant": variant}
+    )
+    assert status == 404 and message in body["message"]
+
+
+# --- render ---------------------------------------------------------------------------------------
+
+
+def _cached(aws: dict[str, Any], key: str) -> Image.Image:
+    return Image.open(io.BytesIO(aws["s3"].get_object(Bucket=PROCESSED, Key=key)["Body"].read()))
+
+
+@pytest.mark.parametrize(
+    ("query", "key", "pil_format", "size"),
+    [
+        ({"w": "160"}, "160xauto_inside_q80.jpg", "JPEG", (160, 100)),
+        ({"h": "50", "format": "png"}, "autox50_inside_q80.png", "PNG", (80, 50)),
+        (
+            {"w": "100", "h": "100", "fit": "cover", "format": "webp", "quality": "70"},
+            "100x100_cover_q70.webp",
+            "WEBP",
+            (100, 100),
+        ),
+        (
+            {"w": "100", "h": "100", "fit": "contain", "format": "png"},
+            "100x100_contain_q80.png",
+            "PNG",
+            (100, 100),
+        ),
+        (
+            {"w": "100", "h": "100", "fit": "inside", "format": "jpg"},
+            "100x100_inside_q80.jpg",
+            "JPEG",
+            (100, 62),
+        ),
+    ],
+)
+def test_render_formats_and_fits(
+    aws: dict[str, Any], query: dict[str, str], key: str, pil_format: str, size: tuple[int, int]
+) -> None:
+    status, headers, body = render(**query)
+    assert status == 302, body
+    assert headers["X-Cache"] == "Miss" and headers["Location"] == body["url"]
+    assert body["key"] == f"renders/{IMAGE_ID}/{key}" and body["cached"] is False
+    assert (body["width"], body["height"]) == size
+    im = _cached(aws, body["key"])
+    assert im.format == pil_format and im.size == size
+    assert body["content_type"] == aws["s3"].head_object(Bucket=PROCESSED, Key=body["key"])["ContentType"]
+
+
+def test_contain_pads_with_transparency(aws: dict[str, Any]) -> None:
+    _, _, body = render(w="100", h="100", fit="contain", format="png")
+    im = _cached(aws, body["key"]).convert("RGBA")
+    assert im.getpixel((50, 2))[3] == 0  # letterbox band above the 100x62 picture
+    assert im.getpixel((50, 50))[:3] == pytest.approx((30, 120, 200), abs=3)
+
+
+def test_second_render_is_served_from_cache_without_encoding(aws: dict[str, Any]) -> None:
+    status, _, first = render(w="120", format="webp")
+    assert status == 302 and first["cached"] is False
+    with mock.patch("function.imaging.render", side_effect=AssertionError("re-encoded")) as encode:
+        status, headers, second = render(w="120", format="webp")
+    assert encode.call_count == 0
+    assert status == 302 and headers["X-Cache"] == "Hit" and second["cached"] is True
+    assert second["key"] == first["key"]
+    assert (second["width"], second["height"], second["bytes"]) == (
+        first["width"],
+        first["height"],
+        first["bytes"],
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({}, "give 'w', 'h' or both"),
+        ({"w": "0"}, "'w' must be an integer from 1 to 8192"),
+        ({"w": "9000"}, "'w' must be an integer from 1 to 8192"),
+        ({"h": "abc"}, "'h' must be an integer"),
+        ({"w": "4000", "h": "4000"}, "over the limit of 4000000"),
+        ({"w": "10", "fit": "stretch"}, "'fit' must be one of"),
+        ({"w": "10", "fit": "cover"}, "fit 'cover' needs both"),
+        ({"w": "10", "format": "gif"}, "'format' must be one of"),
+        ({"w": "10", "quality": "101"}, "'quality' must be an integer from 1 to 100"),
+        ({"w": "10", "colour": "red"}, "unknown parameter"),
+    ],
+)
+def test_render_bounds_are_400(aws: dict[str, Any], query: dict[str, str], message: str) -> None:
+    status, _, body = render(**query)
+    assert status == 400 and message in body["message"]
+    assert aws["s3"].list_objects_v2(Bucket=PROCESSED, Prefix="renders/").get("KeyCount", 0) == 0
+
+
+def test_render_unknown_or_unfinished_image(aws: dict[str, Any]) -> None:
+    assert render("ffffffffffffffff", w="10")[0] == 404
+    status, _, body = render("fedcba9876543210", w="10")
+    assert status == 409 and "failed: not an image" in body["message"]
+
+
+def test_render_of_a_deleted_source_is_410(aws: dict[str, Any]) -> None:
+    for v in aws["s3"].list_object_versions(Bucket=UPLOADS)["Versions"]:
+        aws["s3"].delete_object(Bucket=UPLOADS, Key=v["Key"], VersionId=v["VersionId"])
+    assert render(w="10")[0] == 410
+
+
+def test_unknown_route_is_404_json(aws: dict[str, Any]) -> None:
+    status, _, body = call("DELETE", "/uploads")
+    assert status == 404 and "no route" in body["message"]
+
+
+def test_cors_echoes_a_configured_origin(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CORS_ORIGINS", "https://a.example,https://b.example")
+    _, headers, _ = call(
+        "GET",
+        "/images/{image_id}/render",
+        path={"image_id": IMAGE_ID},
+        headers={"Origin": "https://b.example"},
+    )
+    assert headers["Access-Control-Allow-Origin"] == "https://b.example" and headers["Vary"] == "Origin"
+    _, headers, _ = call(
+        "GET",
+        "/images/{image_id}/render",
+        path={"image_id": IMAGE_ID},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert headers["Access-Control-Allow-Origin"] == "https://a.example"
+
+
+def test_misconfigured_environment_says_what_to_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("METADATA_TABLE", raising=False)
+    monkeypatch.setenv("UPLOAD_BUCKET", "u")
+    monkeypatch.setenv("PROCESSED_BUCKET", "p")
+    with pytest.raises(RuntimeError, match="set METADATA_TABLE"):
+        api.ApiSettings.from_env()
