@@ -140,3 +140,22 @@ def test_verdicts_and_size_ratios() -> None:
     }
     assert run.size_ratios(per_mode) == {"a": 1.1, "b": 0.5}
     assert run.size_ratios({"naive": per_mode["naive"]}) == {}
+
+
+def test_direct_imports_keeps_only_what_the_module_itself_imports() -> None:
+    importtime = "\n".join(
+        [
+            "import time: self [us] | cumulative | imported package",
+            "import time:       300 |        300 |   posix",
+            "import time:       900 |       1200 | os",
+            "import time:       100 |       5000 |     aws_lambda_powertools.logging",
+            "import time:       400 |      40000 |   aws_lambda_powertools",
+            "import time:        50 |       2000 |   typing",
+            "import time:       700 |      43000 | function.handler",
+        ]
+    )
+    assert run.direct_imports(importtime, "function.handler") == [
+        {"module": "aws_lambda_powertools", "ms": 40.0},
+        {"module": "typing", "ms": 2.0},
+    ]
+    assert run.direct_imports(importtime, "missing") == []
