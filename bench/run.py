@@ -231,15 +231,19 @@ def cost_per_1000(seconds: float, memory_mb: int, arch: str) -> float:
     return 1000 * (billed_s * memory_mb / 1024 * PRICE_GB_S[arch] + PRICE_REQUEST)
 
 
-def memory_estimates(summary: dict[str, Any], arch: str) -> list[dict[str, Any]]:
+def memory_estimates(
+    summary: dict[str, Any], arch: str, peak_rss_mb: float | None = None
+) -> list[dict[str, Any]]:
     """Estimated duration and cost per memory size, from the measured CPU and wall time.
 
     Lambda's CPU share is memory / 1,769 MB vCPUs. Below one vCPU the work is CPU-bound:
     duration ≈ CPU seconds ÷ share. With more CPU, the parallel encodes help until the duration
     reaches what two cores achieved here (the most this machine can show). Sizes that cannot
-    hold the measured peak RSS with 25% headroom are left out.
+    hold the peak RSS (``peak_rss_mb``, e.g. of the largest image benchmarked; default this
+    run's) with 25% headroom are left out.
     """
-    cpu, wall, rss = summary["cpu_seconds"], summary["wall_seconds"], summary["peak_rss_mb"]
+    cpu, wall = summary["cpu_seconds"], summary["wall_seconds"]
+    rss = max(summary["peak_rss_mb"], peak_rss_mb or 0.0)
     rows = []
     for memory in (512, 768, 1024, 1536, 1769, 2048, 2560, 3008, 3538):
         if memory < rss * 1.25:
@@ -351,6 +355,71 @@ def print_report(results: dict[str, Any]) -> None:
         print(f"  {'PASS' if v['pass'] else 'FAIL'}  {key:<24} {shown:>8}  (target {v['target']})")
 
 
+def markdown(results: dict[str, Any]) -> str:
+    """The figures as Markdown tables, ready for the README's "Performance" section."""
+    names = [s.name for s in DEFAULT_VARIANTS]
+    m = results["machine"]
+    lines = [
+        f"Measured {results['finished_at']} on {m['cpus']} CPUs ({m['machine']}), Python {m['python']}, "
+        f"Pillow {m['pillow']}; median of {results['repeats']} fresh-process runs per mode; "
+        f"1-min load average {m['load_1min_at_start']} at start, {m['load_1min_at_end']} at end.",
+        "",
+    ]
+    for size, per_mode in results["images"].items():
+        meta = results["image_files"][size]
+        lines += [
+            f"**{meta['megapixels']:.2g} MP** ({meta['width']}×{meta['height']}, "
+            f"{meta['bytes'] / 1e6:.1f} MB JPEG q{images.JPEG_QUALITY}), seconds:",
+            "",
+            "| mode | total s | CPU s | peak RSS MB | output MB | decode | " + " | ".join(names) + " |",
+            "|---" * (6 + len(names)) + "|",
+        ]
+        for mode, st in per_mode.items():
+            cells = " | ".join(_fmt_s(st["variants"][n]["seconds"]) for n in names)
+            lines.append(
+                f"| {mode} | {st['wall_seconds']:.2f} | {st['cpu_seconds']:.2f} | {st['peak_rss_mb']:.0f} | "
+                f"{st['output_bytes'] / 1e6:.1f} | {_fmt_s(st['decode_seconds'])} | {cells} |"
+            )
+        ratios = size_ratios(per_mode)
+        if ratios:
+            shown = ", ".join(f"{n} {r:.2f}" for n, r in ratios.items() if r is not None)
+            lines += ["", f"Output size imgpipe ÷ naive: {shown}."]
+        lines.append("")
+    imports = results["cold_import"]
+    if imports["median_ms"] is not None:
+        lines += [
+            f"Cold import of `function.handler`: **{imports['median_ms']:.0f} ms** (median); the first "
+            f"event then imports Pillow, boto3 and the pipeline (+{imports['first_event_ms']:.0f} ms).",
+            "",
+        ]
+    cost = results["cost"]
+    mp = results["image_files"][results["headline_size"]]["megapixels"]
+    lines += [
+        f"Cost per 1,000 {mp:.2g} MP images at {cost['memory_mb']} MB {cost['architecture']} "
+        f"(${cost['price_gb_s']:.10f}/GB-s + ${cost['price_request'] * 1e6:.2f}/M requests): "
+        + ", ".join(f"{mode} ${c:.4f}" for mode, c in cost["per_1000"].items())
+        + ".",
+        "",
+    ]
+    if results["memory_estimates"]:
+        lines += [
+            "Estimated imgpipe duration and cost by `memoryMb` (CPU share = memory ÷ 1,769 MB):",
+            "",
+            "| memoryMb | est. seconds | GB-seconds | $ per 1,000 |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['memory_mb']} | {r['seconds']:.2f} | {r['gb_seconds']:.2f} | {r['cost_per_1000']:.4f} |"
+            for r in results["memory_estimates"]
+        ]
+        lines.append("")
+    lines += [f"Targets ({mp:.2g} MP):", "", "| target | value | result |", "|---|---|---|"]
+    for key, v in results["verdicts"].items():
+        shown = "n/a" if v["value"] is None else f"{v['value']:.2f}"
+        lines.append(f"| `{key}` {v['target']} | {shown} | {'PASS' if v['pass'] else 'FAIL'} |")
+    return "\n".join(lines) + "\n"
+
+
 def plot(results: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -433,7 +502,9 @@ def run(sizes: list[str], repeats: int, out_dir: Path, modes: tuple[str, ...] = 
     settings = stack_settings()
     arch = settings["architecture"] if settings["architecture"] in PRICE_GB_S else DEFAULT_ARCH
     imports = cold_import(repeats)
-    estimates = memory_estimates(main_img["imgpipe"], arch) if "imgpipe" in main_img else []
+    # Memory must hold the largest image benchmarked, not just the headline one.
+    largest_rss = max((s["imgpipe"]["peak_rss_mb"] for s in per_size.values() if "imgpipe" in s), default=0.0)
+    estimates = memory_estimates(main_img["imgpipe"], arch, largest_rss) if "imgpipe" in main_img else []
     results: dict[str, Any] = {
         "headline_size": headline,
         "speedup_vs_naive": _ratio(
@@ -470,6 +541,7 @@ def run(sizes: list[str], repeats: int, out_dir: Path, modes: tuple[str, ...] = 
     }
     results["verdicts"] = verdicts(results)
     (out_dir / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out_dir / "results.md").write_text(markdown(results))
     plot(results, out_dir / "bench.png")
     return results
 
@@ -517,7 +589,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--repeats must be at least 1")
     results = run(sizes, repeats, args.out_dir)
     print_report(results)
-    print(f"\nwrote {args.out_dir / 'results.json'} and {args.out_dir / 'bench.png'}")
+    written = ", ".join(str(args.out_dir / name) for name in ("results.json", "results.md", "bench.png"))
+    print(f"\nwrote {written}")
     failed = [key for key, v in results["verdicts"].items() if not v["pass"]]
     if failed and args.strict:
         print(f"--strict: {len(failed)} target(s) failed: {', '.join(failed)}", file=sys.stderr)

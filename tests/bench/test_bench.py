@@ -63,6 +63,8 @@ def test_quick_bench_writes_results_and_plot(tmp_path: Path) -> None:
     ]
     assert sorted(words[1] for words in verdict_lines) == sorted(run.TARGETS)
     assert "Cold import of function.handler" in proc.stdout
+    report = (tmp_path / "results.md").read_text()
+    assert "| imgpipe |" in report and "Targets" in report
     with Image.open(tmp_path / "bench.png") as plot:
         assert plot.format == "PNG" and plot.width > 500
 
@@ -116,6 +118,11 @@ def test_memory_recommendation_prefers_fast_sizes_within_five_percent_of_cheapes
     # Sizes that cannot hold the peak RSS with headroom are not offered.
     big = run.memory_estimates({"cpu_seconds": 2.0, "wall_seconds": 1.1, "peak_rss_mb": 900}, "arm64")
     assert min(r["memory_mb"] for r in big) >= 900 * 1.25
+    # ... including a larger image's peak when one is given.
+    larger = run.memory_estimates(
+        {"cpu_seconds": 2.0, "wall_seconds": 1.1, "peak_rss_mb": 150}, "arm64", peak_rss_mb=700
+    )
+    assert min(r["memory_mb"] for r in larger) >= 700 * 1.25
 
 
 def test_verdicts_and_size_ratios() -> None:
