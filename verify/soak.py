@@ -47,7 +47,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from PIL import Image, ImageDraw
 
-from verify.check import _plain, image_id
+from verify.check import _plain, http, image_id
 from verify.outputs import LOCAL_OUTPUTS, OutputsError, load_local, load_outputs
 
 DEFAULT_COUNT = 200
@@ -58,6 +58,7 @@ DEFAULT_TIMEOUT = 300.0
 DEFAULT_FAULTS = "s3_put:0.05,ddb_put:0.05"
 TERMINAL = ("done", "failed")
 BAD_KINDS = ("zero-byte", "not-an-image", "truncated")
+FAULTS_PATH = "/_localaws/faults"  # the local engine's fault control endpoint
 
 
 # --------------------------------------------------------------------------- inputs
@@ -166,6 +167,9 @@ class SoakResult:
     variant_rewrites: int = 0
     """Extra (noncurrent) versions of variant objects: retries that re-put a variant, not duplicates."""
     latencies_ms: list[float] = field(default_factory=list)
+    faults: str = ""
+    """The local stack's fault spec during the run (empty for a real stack)."""
+    faults_injected: dict[str, int] = field(default_factory=dict)
     details: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -215,6 +219,11 @@ class SoakResult:
             ("latency max", ms(max(self.latencies_ms) if self.latencies_ms else None), ""),
             ("wall time", f"{self.seconds:.1f} s", "burst + settle"),
         ]
+        if self.faults:
+            injected = ", ".join(f"{k}={v}" for k, v in sorted(self.faults_injected.items())) or "none"
+            rows.append(
+                ("faults injected", str(sum(self.faults_injected.values())), f"{injected} ({self.faults})")
+            )
         widths = [max(len(r[i]) for r in rows) for i in range(2)]
         lines = [f"{a.ljust(widths[0])}  {b.rjust(widths[1])}  {c}".rstrip() for a, b, c in rows]
         if self.details:
@@ -584,11 +593,54 @@ def run_soak(
     prefix: str | None = None,
     progress: Callable[[str], None] | None = None,
     settle_pause: float = 1.0,
+    faults: str | None = None,
 ) -> SoakResult:
-    """Upload ``count`` images, wait until they settle, count the outcome; cleans up unless ``keep``."""
+    """Upload ``count`` images, wait until they settle, count the outcome; cleans up unless ``keep``.
+
+    ``faults`` (local stack only): the fault spec to inject during the run; the stack's previous
+    spec is restored afterwards. None leaves the stack's faults as they are.
+    """
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, got {concurrency}")
     say = progress or (lambda _msg: None)
+    endpoint = outputs.get("endpoint_url")
+    if faults is not None and not endpoint:
+        raise ValueError("faults can only be injected into the local stack (outputs have no endpoint_url)")
+    before: dict[str, Any] = {}
+    if endpoint:
+        try:
+            before = local_faults(endpoint)
+            if faults is not None:
+                local_faults(endpoint, faults)
+        except (OSError, ValueError, OutputsError) as e:
+            if faults:
+                raise OutputsError(f"cannot set faults {faults!r} on the local stack: {e}") from e
+            before = {}
+    try:
+        result = _soak(outputs, count, concurrency, timeout, keep, prefix, say, settle_pause)
+    finally:
+        if before:
+            after = local_faults(endpoint)
+            if faults is not None:
+                previous = before.get("faults", "")
+                local_faults(endpoint, "" if previous == "none" else previous)
+    if before:
+        result.faults = faults if faults is not None else before.get("faults", "")
+        result.faults = "" if result.faults == "none" else result.faults
+        result.faults_injected = injected_during(before.get("injected") or {}, after.get("injected") or {})
+    return result
+
+
+def _soak(
+    outputs: dict[str, Any],
+    count: int,
+    concurrency: int,
+    timeout: float,
+    keep: bool,
+    prefix: str | None,
+    say: Callable[[str], None],
+    settle_pause: float,
+) -> SoakResult:
     started = time.monotonic()
     stack = Stack(outputs, concurrency)
     run = prefix or f"soak/{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
@@ -622,6 +674,23 @@ def _localaws(command: str, env: dict[str, str]) -> subprocess.CompletedProcess[
     return subprocess.run(
         [sys.executable, "-m", "localaws", command], env=env, text=True, capture_output=True, check=False
     )
+
+
+def injected_during(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    """Faults injected between two reads of the engine's (cumulative) counters."""
+    delta = {kind: int(n) - int(before.get(kind, 0)) for kind, n in after.items()}
+    return {kind: n for kind, n in delta.items() if n > 0}
+
+
+def local_faults(endpoint_url: str, spec: str | None = None) -> dict[str, Any]:
+    """The local stack's fault control (``/_localaws/faults``): set ``spec`` when given; returns
+    ``{"faults": "<current spec or none>", "injected": {kind: count}}``."""
+    url = f"{endpoint_url.rstrip('/')}{FAULTS_PATH}"
+    data = None if spec is None else spec.encode()
+    status, _, body = http("POST" if spec is not None else "GET", url, data, timeout=10)
+    if status != 200:
+        raise OutputsError(f"{url}: HTTP {status}: {body[:300].decode(errors='replace')}")
+    return json.loads(body)
 
 
 def local_outputs(outputs_path: Path, faults: str, auto_up: bool) -> tuple[dict[str, Any], bool]:
@@ -668,7 +737,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--faults",
         default=os.environ.get("IMGPIPE_LOCAL_FAULTS", DEFAULT_FAULTS),
-        help="faults for a local stack the soak brings up itself (%(default)s; '' for none)",
+        help="transient faults injected into the local stack during the run (%(default)s; '' for none); "
+        "a running stack gets them for the run only, a stack the soak starts is started with them",
     )
     parser.add_argument(
         "--no-up", action="store_true", help="never start a local stack; fail if none is running"
@@ -690,8 +760,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"soak: {e}", file=sys.stderr)
         return 2
     try:
-        faults = os.environ.get("IMGPIPE_LOCAL_FAULTS") if not started_here else args.faults
-        note = "" if args.stack else f", faults: {faults or 'as set at `make up`'}"
+        # A stack this run brought up already has the faults; a running one gets them for the run.
+        faults = None if args.stack or started_here or not outputs.get("endpoint_url") else args.faults
+        note = "" if args.stack else f", faults: {args.faults or 'none'}"
         print(f"soak: {target}, region {outputs['region']}, {args.count} uploads x{args.concurrency}{note}")
         result = run_soak(
             outputs,
@@ -700,7 +771,11 @@ def main(argv: list[str] | None = None) -> int:
             timeout=args.timeout,
             keep=args.keep,
             progress=lambda msg: print(f"soak: {msg}", flush=True),
+            faults=faults,
         )
+    except (OutputsError, ValueError) as e:
+        print(f"soak: {e}", file=sys.stderr)
+        return 2
     finally:
         if started_here:
             down = _localaws("down", dict(os.environ))

@@ -17,6 +17,7 @@ from verify.soak import (
     dlq_sources,
     duplicate_reason,
     generate_images,
+    injected_during,
     latency_ms,
     parse_iso,
     percentile,
@@ -214,3 +215,16 @@ def test_truncated_input_really_fails_to_decode() -> None:
     truncated = next(i for i in generate_images(200) if i.bad == "truncated")
     with pytest.raises(OSError), Image.open(io.BytesIO(truncated.data)) as img:
         img.load()
+
+
+def test_injected_during_is_the_counter_delta() -> None:
+    before = {"s3_put": 4, "ddb_put": 1}
+    after = {"s3_put": 10, "ddb_put": 1, "ddb_get": 2}
+    assert injected_during(before, after) == {"s3_put": 6, "ddb_get": 2}
+    assert injected_during({}, {}) == {}
+
+
+def test_table_lists_injected_faults_when_the_stack_had_some() -> None:
+    result = SoakResult(sent=1, done=1, faults="s3_put:0.05", faults_injected={"s3_put": 3})
+    assert "faults injected" in result.table() and "s3_put=3 (s3_put:0.05)" in result.table()
+    assert "faults injected" not in SoakResult().table()
