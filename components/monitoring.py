@@ -122,9 +122,14 @@ class Monitoring(pulumi.ComponentResource):
         actions = [self.topic.arn]
 
         def alarm(
-            suffix: str, description: str, namespace: str, metric: str, dimensions: dict[str, Input[str]],
-            statistic: str = "Sum", period: int = args.period_seconds,
-        ) -> aws.cloudwatch.MetricAlarm:  # fmt: skip
+            suffix: str,
+            description: str,
+            namespace: str,
+            metric: str,
+            dimensions: dict[str, Input[str]],
+            statistic: str = "Sum",
+            period: int = args.period_seconds,
+        ) -> aws.cloudwatch.MetricAlarm:
             return aws.cloudwatch.MetricAlarm(
                 f"{name}-{suffix}",
                 alarm_description=description,
@@ -147,26 +152,43 @@ class Monitoring(pulumi.ComponentResource):
         api = {"ApiName": args.api_name, "Stage": args.api_stage}
         self.alarms = {
             "function-errors": alarm(
-                "function-errors", "imgpipe function runs failed (each is retried, then dead-lettered)",
-                "AWS/Lambda", "Errors", fn,
+                "function-errors",
+                "imgpipe function runs failed (each is retried, then dead-lettered)",
+                "AWS/Lambda",
+                "Errors",
+                fn,
             ),
             "function-throttles": alarm(
-                "function-throttles", "imgpipe function throttled: raise reservedConcurrency or the quota",
-                "AWS/Lambda", "Throttles", fn,
+                "function-throttles",
+                "imgpipe function throttled: raise reservedConcurrency or the quota",
+                "AWS/Lambda",
+                "Throttles",
+                fn,
             ),
             "dlq-not-empty": alarm(
-                "dlq-not-empty", "uploads gave up after retries: inspect the DLQ, fix, then `make redrive`",
-                "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": args.dlq_name},
-                statistic="Maximum", period=60,
+                "dlq-not-empty",
+                "uploads gave up after retries: inspect the DLQ, fix, then `make redrive`",
+                "AWS/SQS",
+                "ApproximateNumberOfMessagesVisible",
+                {"QueueName": args.dlq_name},
+                statistic="Maximum",
+                period=60,
             ),
             "api-5xx": alarm(
-                "api-5xx", "the upload/metadata API answered 5xx", "AWS/ApiGateway", "5XXError", api,
+                "api-5xx",
+                "the upload/metadata API answered 5xx",
+                "AWS/ApiGateway",
+                "5XXError",
+                api,
             ),
             "images-failed": alarm(
-                "images-failed", "uploads recorded as failed (bad input: see the item's error)",
-                METRICS_NAMESPACE, "ImagesFailed", {"service": SERVICE},
+                "images-failed",
+                "uploads recorded as failed (bad input: see the item's error)",
+                METRICS_NAMESPACE,
+                "ImagesFailed",
+                {"service": SERVICE},
             ),
-        }  # fmt: skip
+        }
 
         self.dashboard_name = Output.from_input(f"{prefix}-pipeline")
         body = Output.all(args.function_name, args.dlq_name, args.api_name, args.api_stage, region).apply(
@@ -217,38 +239,89 @@ def dashboard_body(
     custom = ["service", SERVICE]
     return {
         "widgets": [
-            widget(0, 0, "Lambda invocations, errors, throttles", [
-                ["AWS/Lambda", "Invocations", *fn],
-                ["AWS/Lambda", "Errors", *fn],
-                ["AWS/Lambda", "Throttles", *fn],
-            ]),
-            widget(12, 0, "Lambda duration p50 / p99 (ms)", [
-                ["AWS/Lambda", "Duration", *fn, {"stat": "p50", "label": "p50"}],
-                ["AWS/Lambda", "Duration", *fn, {"stat": "p99", "label": "p99"}],
-            ], stat="p50"),
-            widget(0, 6, "Concurrent executions", [
-                ["AWS/Lambda", "ConcurrentExecutions", *fn, {"stat": "Maximum"}],
-            ], stat="Maximum"),
-            widget(12, 6, "Dead-letter queue depth", [
-                ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", dlq_name, {"stat": "Maximum"}],
-            ], stat="Maximum"),
-            widget(0, 12, "API requests, 4XX, 5XX", [
-                ["AWS/ApiGateway", "Count", *api],
-                ["AWS/ApiGateway", "4XXError", *api],
-                ["AWS/ApiGateway", "5XXError", *api],
-            ]),
-            widget(12, 12, "API latency p50 / p99 (ms)", [
-                ["AWS/ApiGateway", "Latency", *api, {"stat": "p50", "label": "p50"}],
-                ["AWS/ApiGateway", "Latency", *api, {"stat": "p99", "label": "p99"}],
-            ], stat="p50"),
-            widget(0, 18, "Images processed / failed", [
-                [METRICS_NAMESPACE, "ImagesProcessed", *custom],
-                [METRICS_NAMESPACE, "ImagesFailed", *custom],
-            ]),
-            widget(12, 18, "Processing duration p50 / p99 (ms) and source size", [
-                [METRICS_NAMESPACE, "ProcessingDuration", *custom, {"stat": "p50", "label": "p50"}],
-                [METRICS_NAMESPACE, "ProcessingDuration", *custom, {"stat": "p99", "label": "p99"}],
-                [METRICS_NAMESPACE, "SourceBytes", *custom, {"stat": "Average", "yAxis": "right"}],
-            ], stat="p50"),
+            widget(
+                0,
+                0,
+                "Lambda invocations, errors, throttles",
+                [
+                    ["AWS/Lambda", "Invocations", *fn],
+                    ["AWS/Lambda", "Errors", *fn],
+                    ["AWS/Lambda", "Throttles", *fn],
+                ],
+            ),
+            widget(
+                12,
+                0,
+                "Lambda duration p50 / p99 (ms)",
+                [
+                    ["AWS/Lambda", "Duration", *fn, {"stat": "p50", "label": "p50"}],
+                    ["AWS/Lambda", "Duration", *fn, {"stat": "p99", "label": "p99"}],
+                ],
+                stat="p50",
+            ),
+            widget(
+                0,
+                6,
+                "Concurrent executions",
+                [
+                    ["AWS/Lambda", "ConcurrentExecutions", *fn, {"stat": "Maximum"}],
+                ],
+                stat="Maximum",
+            ),
+            widget(
+                12,
+                6,
+                "Dead-letter queue depth",
+                [
+                    [
+                        "AWS/SQS",
+                        "ApproximateNumberOfMessagesVisible",
+                        "QueueName",
+                        dlq_name,
+                        {"stat": "Maximum"},
+                    ],
+                ],
+                stat="Maximum",
+            ),
+            widget(
+                0,
+                12,
+                "API requests, 4XX, 5XX",
+                [
+                    ["AWS/ApiGateway", "Count", *api],
+                    ["AWS/ApiGateway", "4XXError", *api],
+                    ["AWS/ApiGateway", "5XXError", *api],
+                ],
+            ),
+            widget(
+                12,
+                12,
+                "API latency p50 / p99 (ms)",
+                [
+                    ["AWS/ApiGateway", "Latency", *api, {"stat": "p50", "label": "p50"}],
+                    ["AWS/ApiGateway", "Latency", *api, {"stat": "p99", "label": "p99"}],
+                ],
+                stat="p50",
+            ),
+            widget(
+                0,
+                18,
+                "Images processed / failed",
+                [
+                    [METRICS_NAMESPACE, "ImagesProcessed", *custom],
+                    [METRICS_NAMESPACE, "ImagesFailed", *custom],
+                ],
+            ),
+            widget(
+                12,
+                18,
+                "Processing duration p50 / p99 (ms) and source size",
+                [
+                    [METRICS_NAMESPACE, "ProcessingDuration", *custom, {"stat": "p50", "label": "p50"}],
+                    [METRICS_NAMESPACE, "ProcessingDuration", *custom, {"stat": "p99", "label": "p99"}],
+                    [METRICS_NAMESPACE, "SourceBytes", *custom, {"stat": "Average", "yAxis": "right"}],
+                ],
+                stat="p50",
+            ),
         ]
-    }  # fmt: skip
+    }

@@ -104,8 +104,14 @@ def _metrics(body: dict[str, Any]) -> list[tuple[str, str, dict[str, str], str |
             options = line[-1] if isinstance(line[-1], dict) else {}
             plain = line[:-1] if options else line
             namespace, metric, *dims = plain
-            found.append((namespace, metric, dict(zip(dims[::2], dims[1::2], strict=True)),
-                          options.get("stat", props.get("stat"))))  # fmt: skip
+            found.append(
+                (
+                    namespace,
+                    metric,
+                    dict(zip(dims[::2], dims[1::2], strict=True)),
+                    options.get("stat", props.get("stat")),
+                )
+            )
     return found
 
 

@@ -51,8 +51,10 @@ def test_secure_bucket_children_are_private_versioned_cmk_tls_only(dev: Graph, p
 
     pab = child(dev, purpose, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
     assert pab.inputs["bucket"] == bucket.id
-    assert all(pab.inputs[f] is True for f in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
-                                                "restrictPublicBuckets"))  # fmt: skip
+    assert all(
+        pab.inputs[f] is True
+        for f in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    )
     ownership = child(dev, purpose, "aws:s3/bucketOwnershipControls:BucketOwnershipControls")
     assert ownership.inputs["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
     versioning = child(dev, purpose, "aws:s3/bucketVersioning:BucketVersioning")
@@ -61,8 +63,10 @@ def test_secure_bucket_children_are_private_versioned_cmk_tls_only(dev: Graph, p
         dev, purpose, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
     )
     [rule] = sse.inputs["rules"]
-    assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "aws:kms",
-                                                          "kmsMasterKeyId": key.state["arn"]}  # fmt: skip
+    assert rule["applyServerSideEncryptionByDefault"] == {
+        "sseAlgorithm": "aws:kms",
+        "kmsMasterKeyId": key.state["arn"],
+    }
     assert rule["bucketKeyEnabled"] is True
 
     lifecycle = child(dev, purpose, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
@@ -114,8 +118,11 @@ def test_metadata_table_shape(dev: Graph) -> None:
     assert table.inputs["billingMode"] == "PAY_PER_REQUEST"
     assert table.inputs["hashKey"] == "image_id"
     assert {a["name"]: a["type"] for a in table.inputs["attributes"]} == {
-        "image_id": "S", "source_key": "S", "status": "S", "created_at": "S"
-    }  # fmt: skip
+        "image_id": "S",
+        "source_key": "S",
+        "status": "S",
+        "created_at": "S",
+    }
     indexes = {i["name"]: i for i in table.inputs["globalSecondaryIndexes"]}
     assert set(indexes) == {"by_source_key", "by_status"}
     assert (indexes["by_source_key"]["hashKey"], indexes["by_source_key"]["rangeKey"]) == (
