@@ -166,3 +166,13 @@ def test_direct_imports_keeps_only_what_the_module_itself_imports() -> None:
         {"module": "typing", "ms": 2.0},
     ]
     assert run.direct_imports(importtime, "missing") == []
+
+
+def test_memory_steps_run_on_a_tiny_image(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import memory
+
+    image = images.ensure_image("tiny", tmp_path)
+    assert memory.main([str(image)]) == 0
+    table = capsys.readouterr().out
+    assert all(label in table for label in memory.STEPS)
+    assert memory.main([str(tmp_path / "missing.jpg")]) == 2
