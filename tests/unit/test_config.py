@@ -155,3 +155,11 @@ def test_invalid_config_fails_the_program_run_before_any_resource() -> None:
     # what `pulumi preview` shows: the ConfigError, raised by the real __main__.py
     with pytest.raises(ConfigError, match=r"imgpipe:memoryMb is 99999"):
         run_program({"imgpipe:memoryMb": 99999})
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_stack_files_use_only_declared_keys(stack: str) -> None:
+    # a typo (imgpipe:memoryMB) would otherwise be silently ignored
+    declared = set(PROJECT["config"])
+    used = {key for key in stack_file(stack) if key.startswith("imgpipe:")}
+    assert used <= declared, used - declared

@@ -225,3 +225,12 @@ def test_runs_are_deterministic() -> None:
         return sorted((r.type, r.name, r.id, repr(sorted(r.inputs))) for r in graph.resources)
 
     assert key(first) == key(second)
+
+
+def test_preview_registers_the_same_graph() -> None:
+    # `pulumi preview` runs the program with dry_run set: nothing may depend on applied values
+    preview, update = run_program({}, preview=True), run_program({})
+    assert sorted((r.type, r.name) for r in preview.resources) == sorted(
+        (r.type, r.name) for r in update.resources
+    )
+    assert set(preview.outputs) == CONTRACT_OUTPUTS
