@@ -1,0 +1,25 @@
+"""Lambda entry point ``function.handler.handler``: S3 event → variants + metadata item.
+
+Ten lines over :mod:`function.pipeline`. Only Powertools is imported here; Pillow and boto3
+load on the first event, so ``import function.handler`` (cold start) stays small.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "imgpipe"))
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "imgpipe"))
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from function.runtime import pipeline
+
+    remaining = context.get_remaining_time_in_millis() if context is not None else None
+    outcomes = pipeline(logger, metrics).handle(event, remaining)
+    return {"results": [o.as_dict() for o in outcomes]}

@@ -1,0 +1,489 @@
+"""Image work for imgpipe: validate by content, decode once, render every variant. Pure Pillow.
+
+No boto3 and no AWS here, so the benchmark and the tests call it directly. The one entry point::
+
+    from function.imaging import render_variants
+    info = render_variants(data, specs, max_pixels, threads=None, sink=callback)
+
+* ``data`` — the uploaded object: its bytes, or a seekable binary file (the handler spools the
+  S3 body to ``/tmp`` so the encoded source is not held in memory during encoding). Any
+  extension; the content decides the format.
+* ``specs`` — :class:`function.variants.VariantSpec` tuple (``DEFAULT_VARIANTS`` or parsed config).
+* ``max_pixels`` — refuse images with more pixels, read from the header *before* decoding.
+* ``threads`` — encoder threads; ``None`` = the CPUs this process may use (capped at
+  :data:`MAX_THREADS`), ``1`` = everything on the calling thread.
+* ``sink`` — called on the *calling* thread with one :class:`EncodedVariant` as soon as it is
+  encoded (largest first); its buffer is dropped when the sink returns, so at most one
+  finished variant per worker is held. ``None`` discards the encoded bytes (benchmarks).
+
+Returns :class:`ImageInfo` (source format, displayed size, ``animated``/``frames``, and a
+:class:`VariantInfo` per spec in spec order). Bad input raises :class:`PermanentImageError` with
+a message a user can act on; anything else (a sink's S3 error, MemoryError) propagates as is.
+
+Two conveniences over it, both stable for other callers:
+
+* ``process(data, specs, max_pixels, threads=None) -> (ImageInfo, list[EncodedVariant])`` —
+  every encoded variant in spec order (tests, tools; holds all of them in memory).
+* ``render(data, *, width, height, fit, fmt, quality, max_pixels) -> (bytes, content_type,
+  width, height)`` — one on-demand rendition (the API's render Lambda). Bad parameters raise
+  ``ValueError`` naming the parameter; bad images raise :class:`PermanentImageError` (also a
+  ``ValueError``).
+
+Why it is fast (see README "Performance"): one decode; JPEG sources whose variants are all
+small are decoded at 1/2..1/8 scale with ``draft``; small variants come from a ``reduce``d
+intermediate (``reducing_gap``) instead of LANCZOS over the full image; encoder efforts from
+:data:`function.variants.DEFAULT_EFFORT`; encodes run in parallel threads (Pillow releases the
+GIL in its codecs and resamplers), most expensive first.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from PIL import Image, ImageOps
+
+from function.variants import VariantSpec
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
+
+Source = bytes | bytearray | memoryview | BinaryIO
+MAX_THREADS = 4
+"""Upper bound on encoder threads: Lambda has at most 6 vCPUs and each thread holds a buffer."""
+
+# Source formats imgpipe accepts: name -> (Pillow plugin format, magic-byte test).
+_MAGIC: dict[str, Callable[[bytes], bool]] = {
+    "jpeg": lambda b: b[:3] == b"\xff\xd8\xff",
+    "png": lambda b: b[:8] == b"\x89PNG\r\n\x1a\n",
+    "gif": lambda b: b[:6] in (b"GIF87a", b"GIF89a"),
+    "webp": lambda b: b[:4] == b"RIFF" and b[8:12] == b"WEBP",
+    "bmp": lambda b: b[:2] == b"BM",
+}
+_PIL_FORMAT = {"jpeg": "JPEG", "png": "PNG", "gif": "GIF", "webp": "WEBP", "bmp": "BMP"}
+_SAVE_FORMAT = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
+# Relative encode cost per pixel, to start the slowest encodes first (measured, 12 MP photo).
+_COST = {"png": 12.0, "webp": 5.0, "jpeg": 1.0}
+_WHITE = {"L": 255, "RGB": (255, 255, 255)}
+WEBP_MAX_DIMENSION = 16383
+
+
+class PermanentImageError(ValueError):
+    """The input can never be processed (corrupt, empty, not an image, too large, unsupported).
+
+    Retrying cannot help, so the pipeline records a ``failed`` item with ``str(error)``.
+    """
+
+
+@dataclass(frozen=True)
+class VariantInfo:
+    """What one rendered variant is (no pixels): the metadata item's ``variants`` entry."""
+
+    name: str
+    format: str
+    width: int
+    height: int
+    bytes: int
+    content_type: str
+    extension: str
+
+
+@dataclass
+class EncodedVariant:
+    """One encoded variant handed to the sink; ``buffer`` holds the encoded file."""
+
+    spec: VariantSpec
+    info: VariantInfo
+    buffer: io.BytesIO
+
+    @property
+    def data(self) -> bytes:
+        return self.buffer.getvalue()
+
+    def stream(self) -> io.BytesIO:
+        """The encoded bytes as a file object at position 0 (for ``put_object(Body=...)``)."""
+        self.buffer.seek(0)
+        return self.buffer
+
+
+@dataclass
+class ImageInfo:
+    """The source image as processed: format by content, displayed size (after EXIF rotation)."""
+
+    format: str
+    width: int
+    height: int
+    bytes: int
+    mode: str
+    animated: bool = False
+    """True when the source has several frames; variants are rendered from the first one."""
+    frames: int = 1
+    orientation: int = 1
+    variants: list[VariantInfo] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Where one variant comes from: output size and crop box in *displayed source* pixels."""
+
+    spec: VariantSpec
+    size: tuple[int, int]
+    box: tuple[float, float, float, float]
+
+    @property
+    def cost(self) -> float:
+        return self.size[0] * self.size[1] * _COST[self.spec.format]
+
+
+# ---------------------------------------------------------------- validation and decoding
+
+
+def sniff_format(head: bytes) -> str:
+    """The source format from its first bytes; the key's extension is never trusted."""
+    if not head:
+        raise PermanentImageError("the object is empty (0 bytes): upload the image file again")
+    for name, test in _MAGIC.items():
+        if test(head):
+            return name
+    shown = head[:8].hex(" ")
+    raise PermanentImageError(
+        f"not a supported image: content starts with bytes [{shown}], which is not JPEG, PNG, WebP, "
+        "GIF or BMP (the file extension does not matter; the content does)"
+    )
+
+
+def _check_pixels(width: int, height: int, max_pixels: int) -> None:
+    if width <= 0 or height <= 0:
+        raise PermanentImageError(f"image header declares an empty size {width}×{height}")
+    if width * height > max_pixels:
+        raise PermanentImageError(
+            f"image is {width}×{height} = {width * height:,} pixels, over the limit of {max_pixels:,} "
+            "(stack config imgpipe:maxPixels); downscale it before uploading"
+        )
+
+
+def _plans(specs: Sequence[VariantSpec], width: int, height: int) -> list[_Plan]:
+    """Output size and source crop per spec. Never upscales; ``cover`` crops centred."""
+    plans = []
+    for spec in specs:
+        mw, mh = spec.max_width, spec.max_height
+        if spec.fit == "cover" and mw and mh:
+            tw, th = min(mw, width), min(mh, height)
+            scale = max(tw / width, th / height)
+            cw, ch = tw / scale, th / scale  # source region with the target's aspect ratio
+            left, top = (width - cw) / 2, (height - ch) / 2
+            plans.append(_Plan(spec, (tw, th), (left, top, left + cw, top + ch)))
+            continue
+        scale = min(mw / width if mw else 1.0, mh / height if mh else 1.0, 1.0)
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        plans.append(_Plan(spec, size, (0.0, 0.0, float(width), float(height))))
+    return plans
+
+
+def _draft_scale(im: PILImage, plans: Sequence[_Plan], width: int, height: int, swapped: bool) -> int:
+    """Let libjpeg decode at 1/2, 1/4 or 1/8 when every variant is that small (DCT scaling).
+
+    Asks for twice the largest output (like ``Image.thumbnail``'s reducing gap) so LANCZOS
+    still has detail to work with. Returns the scale factor actually applied (1 = full size).
+    """
+    if im.format != "JPEG":
+        return 1
+    need = max(max(p.size[0] / (p.box[2] - p.box[0]), p.size[1] / (p.box[3] - p.box[1])) for p in plans)
+    if need * 2 > 0.5:
+        return 1
+    req_w, req_h = max(1, int(width * need * 2) + 1), max(1, int(height * need * 2) + 1)
+    if swapped:  # the stored image is rotated relative to what is displayed
+        req_w, req_h = req_h, req_w
+    before = im.size[0]
+    im.draft(None, (req_w, req_h))
+    return max(1, round(before / im.size[0]))
+
+
+def _working_mode(im: PILImage) -> PILImage:
+    """One 8-bit mode per family: L, LA, RGB or RGBA (alpha dropped when fully opaque)."""
+    mode = im.mode
+    has_trns = "transparency" in im.info
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        # 16-bit grey: scale 0..65535 to 0..255 (a plain convert("L") clips everything to white).
+        im = im.convert("I").point(lambda v: v / 256).convert("L")
+    elif mode in ("1", "F"):
+        im = im.convert("L")
+    elif mode == "P":
+        im = im.convert("RGBA" if has_trns or "A" in im.palette.mode else "RGB")
+    elif mode in ("PA", "RGBa", "RGBX") or mode not in ("L", "LA", "RGB", "RGBA"):
+        im = im.convert("RGBA" if "A" in mode or "a" in mode else "RGB")  # CMYK, YCbCr, LAB, HSV...
+    elif has_trns and mode in ("L", "RGB"):
+        im = im.convert("LA" if mode == "L" else "RGBA")
+    if im.mode in ("LA", "RGBA") and im.getchannel("A").getextrema()[0] == 255:
+        im = im.convert(im.mode[:-1])  # opaque alpha: cheaper encodes, no JPEG compositing
+    return im
+
+
+def _source(data: Source) -> tuple[BinaryIO, int]:
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return io.BytesIO(data), len(data)
+    data.seek(0, io.SEEK_END)
+    size = data.tell()
+    data.seek(0)
+    return data, size
+
+
+def decode(data: Source, specs: Sequence[VariantSpec], max_pixels: int) -> tuple[PILImage, ImageInfo, float]:
+    """Validate and decode once. Returns (working image, info, base scale vs displayed pixels)."""
+    fp, nbytes = _source(data)
+    fmt = sniff_format(fp.read(16))
+    fp.seek(0)
+    try:
+        im = Image.open(fp, formats=[_PIL_FORMAT[fmt]])
+    except Image.DecompressionBombError as exc:
+        raise PermanentImageError(f"refused as a decompression bomb: {exc}") from exc
+    except MemoryError:
+        raise
+    except Exception as exc:  # UnidentifiedImageError, OSError, SyntaxError, struct.error, ...
+        raise PermanentImageError(
+            f"not a readable {fmt.upper()} image (corrupt or truncated): {exc}"
+        ) from exc
+    stored_w, stored_h = im.size
+    _check_pixels(stored_w, stored_h, max_pixels)
+    try:
+        frames = max(1, int(getattr(im, "n_frames", 1)))
+    except Exception:  # counting frames parses the whole file; a broken tail is caught at load()
+        frames = 1
+    try:
+        orientation = int(im.getexif().get(0x0112, 1) or 1)
+    except Exception:  # a broken EXIF block must not stop a decodable image
+        orientation = 1
+    orientation = orientation if 1 <= orientation <= 8 else 1
+    swapped = orientation in (5, 6, 7, 8)
+    width, height = (stored_h, stored_w) if swapped else (stored_w, stored_h)
+    info = ImageInfo(fmt, width, height, nbytes, im.mode, frames > 1, frames, orientation)
+    plans = _plans(specs, width, height)
+    try:
+        scale = _draft_scale(im, plans, width, height, swapped)
+        if frames > 1:
+            im.seek(0)  # n_frames walked the file; go back to the first frame
+        im.load()  # frame 0 only: animations give their first frame
+        if orientation != 1:
+            ImageOps.exif_transpose(im, in_place=True)
+        info.mode = im.mode
+        work = _working_mode(im)
+    except MemoryError:
+        raise
+    except Exception as exc:
+        # Pillow signals bad data with many types; "image file is truncated" is an OSError.
+        raise PermanentImageError(f"corrupt or truncated {fmt.upper()} image: {exc}") from exc
+    return work, info, float(scale)
+
+
+# ---------------------------------------------------------------- rendering
+
+
+class _Derived:
+    """Resized/converted images shared by variants with the same geometry and output mode.
+
+    Two full-size JPEGs of an RGBA source composite once; each entry is dropped when its last
+    user finishes, so memory returns as soon as possible.
+    """
+
+    def __init__(self, base: PILImage, scale: float, plans: Iterable[_Plan]) -> None:
+        self.base, self.scale = base, scale
+        self._lock = threading.Lock()
+        self._users: dict[tuple[Any, ...], int] = {}
+        self._cache: dict[tuple[Any, ...], tuple[threading.Lock, list[PILImage]]] = {}
+        for p in plans:
+            key = self.key(p)
+            self._users[key] = self._users.get(key, 0) + 1
+
+    def key(self, plan: _Plan) -> tuple[Any, ...]:
+        return (plan.size, plan.box, _output_mode(self.base.mode, plan.spec.format))
+
+    def get(self, plan: _Plan) -> PILImage:
+        key = self.key(plan)
+        with self._lock:
+            entry = self._cache.setdefault(key, (threading.Lock(), []))
+        with entry[0]:
+            if not entry[1]:
+                entry[1].append(self._make(plan, key[2]))
+            return entry[1][0]
+
+    def release(self, plan: _Plan) -> None:
+        key = self.key(plan)
+        with self._lock:
+            self._users[key] -= 1
+            if self._users[key] == 0:
+                self._cache.pop(key, None)
+
+    def _make(self, plan: _Plan, mode: str) -> PILImage:
+        im = self.base
+        box = tuple(v / self.scale for v in plan.box)
+        box = (box[0], box[1], min(box[2], im.size[0]), min(box[3], im.size[1]))
+        if plan.size != im.size or box != (0, 0, *im.size):
+            # reducing_gap: box-reduce by an integer factor first, then LANCZOS the rest —
+            # ~5× faster than LANCZOS from full size for thumbnails, visually the same.
+            im = im.resize(plan.size, Image.Resampling.LANCZOS, box=box, reducing_gap=2.0)
+        if im.mode == mode:
+            return im
+        if mode in _WHITE and im.mode in ("LA", "RGBA"):  # JPEG has no alpha: composite on white
+            flat = Image.new(mode, im.size, _WHITE[mode])
+            flat.paste(im.convert(mode), mask=im.getchannel("A"))
+            return flat
+        return im.convert(mode)
+
+
+def _is_grey(mode: str) -> bool:
+    return mode in ("1", "L", "LA", "La", "I", "F") or mode.startswith("I;16")
+
+
+def _output_mode(mode: str, fmt: str) -> str:
+    if fmt == "jpeg":
+        return "L" if mode in ("L", "LA") else "RGB"
+    if fmt == "webp":  # libwebp encodes RGB(A) only
+        return "RGBA" if mode in ("LA", "RGBA") else "RGB"
+    return mode  # PNG keeps L, LA, RGB, RGBA
+
+
+def _encode(plan: _Plan, derived: _Derived, icc: bytes | None, icc_mode: str) -> EncodedVariant:
+    spec = plan.spec
+    if spec.format == "webp" and max(plan.size) > WEBP_MAX_DIMENSION:
+        raise PermanentImageError(
+            f"variant '{spec.name}': WebP cannot exceed {WEBP_MAX_DIMENSION} px per side, the image "
+            f"is {plan.size[0]}×{plan.size[1]}; set max_width/max_height on the variant"
+        )
+    try:
+        im = derived.get(plan)
+        options: dict[str, Any] = {}
+        effort = spec.resolved_effort
+        if spec.format == "jpeg":
+            options = {"quality": spec.quality, "optimize": bool(effort)}
+        elif spec.format == "webp":
+            options = {"quality": spec.quality, "method": effort}
+        else:
+            options = {"compress_level": effort}
+        if icc and _is_grey(im.mode) == _is_grey(icc_mode):
+            options["icc_profile"] = icc  # keep the colour space; drop it after a mode change
+        buf = io.BytesIO()
+        im.save(buf, _SAVE_FORMAT[spec.format], **options)
+        size = im.size
+    except (OSError, ValueError) as exc:
+        raise PermanentImageError(f"variant '{spec.name}': cannot encode {spec.format}: {exc}") from exc
+    finally:
+        derived.release(plan)
+    info = VariantInfo(
+        spec.name, spec.format, size[0], size[1], buf.getbuffer().nbytes, spec.content_type, spec.extension
+    )
+    return EncodedVariant(spec, info, buf)
+
+
+LAMBDA_MB_PER_VCPU = 1769
+"""Lambda gives one full vCPU per 1,769 MB of memory (up to 6 at 10,240 MB)."""
+
+
+def default_threads() -> int:
+    """Encoder threads: the CPUs this process may run on, bounded by the vCPUs Lambda's memory
+    setting buys (``AWS_LAMBDA_FUNCTION_MEMORY_SIZE``; the OS may show more cores than the
+    function's share), capped at :data:`MAX_THREADS`."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    memory = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "")
+    if memory.isdigit():
+        cpus = min(cpus, -(-int(memory) // LAMBDA_MB_PER_VCPU))
+    return max(1, min(cpus, MAX_THREADS))
+
+
+def render_variants(
+    data: Source,
+    specs: Sequence[VariantSpec],
+    max_pixels: int,
+    threads: int | None = None,
+    sink: Callable[[EncodedVariant], None] | None = None,
+) -> ImageInfo:
+    """Validate, decode once and encode every variant; see the module docstring."""
+    if not specs:
+        raise ValueError("render_variants: no variant specs given")
+    base, info, scale = decode(data, specs, max_pixels)
+    icc = base.info.get("icc_profile") if info.mode not in ("CMYK", "YCbCr", "LAB") else None
+    plans = sorted(_plans(specs, info.width, info.height), key=lambda p: -p.cost)
+    derived = _Derived(base, scale, plans)
+    del base
+    results: dict[str, VariantInfo] = {}
+
+    def deliver(encoded: EncodedVariant) -> None:
+        results[encoded.spec.name] = encoded.info
+        if sink is not None:
+            sink(encoded)
+
+    workers = min(threads or default_threads(), len(plans))
+    if workers <= 1:
+        for plan in plans:
+            deliver(_encode(plan, derived, icc, info.mode))
+    else:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="encode") as pool:
+            pending: set[Future[EncodedVariant]] = {
+                pool.submit(_encode, plan, derived, icc, info.mode) for plan in plans
+            }
+            try:
+                while pending:
+                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        deliver(future.result())  # the sink runs here, on the calling thread
+            except BaseException:
+                for future in pending:
+                    future.cancel()
+                raise
+    info.variants = [results[spec.name] for spec in specs]
+    return info
+
+
+def render_all(
+    data: Source, specs: Sequence[VariantSpec], max_pixels: int, threads: int | None = None
+) -> tuple[ImageInfo, dict[str, bytes]]:
+    """:func:`render_variants` keeping every encoded variant's bytes, by variant name."""
+    info, encoded = process(data, specs, max_pixels, threads)
+    return info, {v.spec.name: v.data for v in encoded}
+
+
+def process(
+    data: Source, specs: Sequence[VariantSpec], max_pixels: int, threads: int | None = None
+) -> tuple[ImageInfo, list[EncodedVariant]]:
+    """:func:`render_variants` returning every :class:`EncodedVariant`, in spec order."""
+    out: dict[str, EncodedVariant] = {}
+    info = render_variants(data, specs, max_pixels, threads, sink=lambda v: out.__setitem__(v.spec.name, v))
+    return info, [out[spec.name] for spec in specs]
+
+
+def render(
+    data: Source,
+    *,
+    width: int | None,
+    height: int | None,
+    fit: str = "inside",
+    fmt: str = "jpeg",
+    quality: int = 85,
+    max_pixels: int,
+) -> tuple[bytes, str, int, int]:
+    """One rendition on demand: ``(encoded bytes, content type, width, height)``.
+
+    ``width``/``height`` bound the output (``None`` = the source's; never upscaled), ``fit`` is
+    ``inside`` or ``cover`` (cover needs both), ``fmt`` ``jpeg``/``jpg``/``png``/``webp``,
+    ``quality`` 1..100. Parameters are checked by the same rules as stack config variants.
+    """
+    from function.variants import parse_variant
+
+    raw: dict[str, Any] = {"name": "render", "format": fmt, "quality": quality, "fit": fit}
+    if width is not None:
+        raw["max_width"] = width
+    if height is not None:
+        raw["max_height"] = height
+    try:
+        spec = parse_variant(raw)
+    except ValueError as exc:
+        raise ValueError(str(exc).replace("variant 'render'", "render").replace("max_", "")) from exc
+    variant = process(data, (spec,), max_pixels, threads=1)[1][0]
+    return variant.data, variant.info.content_type, variant.info.width, variant.info.height
