@@ -94,7 +94,10 @@ class StackConfig:
         override = os.environ.get(LAYER_ZIP_ENV)
         if override:
             return Path(override)
-        return PROJECT_ROOT / "layer" / "build" / f"layer-{self.architecture}-py{PYTHON_VERSION}.zip"
+        path = PROJECT_ROOT / "layer" / "build" / f"layer-{self.architecture}-py{PYTHON_VERSION}.zip"
+        # Relative to the project directory (the CLI's working directory), like "./function":
+        # the checkout's location then does not end up in the stack's state.
+        return path.relative_to(PROJECT_ROOT) if Path.cwd().resolve() == PROJECT_ROOT else path
 
     def require_layer_zip(self) -> Path:
         """The layer zip, or a :class:`ConfigError` saying how to build it."""

@@ -78,7 +78,10 @@ def test_layer_path_comes_from_make_layer_when_not_overridden() -> None:
     if not built.is_file():
         pytest.skip("layer not built (make test builds it first)")
     graph = run_program({}, layer_zip=None)
-    assert part(graph, "aws:lambda/layerVersion:LayerVersion").inputs["code"].path == str(built)
+    # run_program runs in the project directory, as the CLI does: the path is project-relative
+    assert part(graph, "aws:lambda/layerVersion:LayerVersion").inputs["code"].path == str(
+        built.relative_to(root)
+    )
 
 
 def test_log_group_is_the_functions_with_retention(dev: Graph) -> None:

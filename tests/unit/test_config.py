@@ -148,6 +148,9 @@ def test_missing_layer_zip_says_run_make_layer(tmp_path: Path, monkeypatch: pyte
     with pytest.raises(ConfigError, match=r"run `make layer`"):
         StackConfig().require_layer_zip()
     monkeypatch.delenv(cfg.LAYER_ZIP_ENV)
+    monkeypatch.chdir(ROOT)
+    assert StackConfig(architecture="x86_64").layer_zip == Path("layer/build/layer-x86_64-py3.12.zip")
+    monkeypatch.chdir(tmp_path)
     assert StackConfig(architecture="x86_64").layer_zip == ROOT / "layer/build/layer-x86_64-py3.12.zip"
 
 
