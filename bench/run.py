@@ -231,25 +231,31 @@ def cost_per_1000(seconds: float, memory_mb: int, arch: str) -> float:
     return 1000 * (billed_s * memory_mb / 1024 * PRICE_GB_S[arch] + PRICE_REQUEST)
 
 
+def lambda_seconds(summary: dict[str, Any], memory_mb: int) -> float:
+    """Estimated Lambda duration at ``memory_mb`` from the CPU and wall time measured here.
+
+    Lambda's CPU share is memory / 1,769 MB vCPUs. Below one vCPU the work is CPU-bound:
+    duration ≈ CPU seconds ÷ share. With more CPU, parallel work helps until the duration
+    reaches what two cores achieved here (the most this machine can show).
+    """
+    share = memory_mb / MB_PER_VCPU
+    return max(summary["wall_seconds"], summary["cpu_seconds"] / min(share, 2.0))
+
+
 def memory_estimates(
     summary: dict[str, Any], arch: str, peak_rss_mb: float | None = None
 ) -> list[dict[str, Any]]:
-    """Estimated duration and cost per memory size, from the measured CPU and wall time.
+    """Estimated duration (:func:`lambda_seconds`) and cost per memory size.
 
-    Lambda's CPU share is memory / 1,769 MB vCPUs. Below one vCPU the work is CPU-bound:
-    duration ≈ CPU seconds ÷ share. With more CPU, the parallel encodes help until the duration
-    reaches what two cores achieved here (the most this machine can show). Sizes that cannot
-    hold the peak RSS (``peak_rss_mb``, e.g. of the largest image benchmarked; default this
-    run's) with 25% headroom are left out.
+    Sizes that cannot hold the peak RSS (``peak_rss_mb``, e.g. of the largest image
+    benchmarked; default this run's) with 25% headroom are left out.
     """
-    cpu, wall = summary["cpu_seconds"], summary["wall_seconds"]
     rss = max(summary["peak_rss_mb"], peak_rss_mb or 0.0)
     rows = []
     for memory in (512, 768, 1024, 1536, 1769, 2048, 2560, 3008, 3538):
         if memory < rss * 1.25:
             continue
-        share = memory / MB_PER_VCPU
-        seconds = max(wall, cpu / min(share, 2.0))
+        seconds = lambda_seconds(summary, memory)
         rows.append(
             {
                 "memory_mb": memory,
@@ -339,7 +345,8 @@ def print_report(results: dict[str, Any]) -> None:
     headline_mp = results["image_files"][results["headline_size"]]["megapixels"]
     print(
         f"Cost per 1,000 {headline_mp:.2g} MP images at {cost['memory_mb']} MB {cost['architecture']} "
-        f"({cost['settings_source']}):  " + ",  ".join(f"{m} ${c:.4f}" for m, c in cost["per_1000"].items())
+        f"({cost['settings_source']}), est. duration at that CPU share:\n  "
+        + ",  ".join(f"{m} ${c:.4f} ({cost['lambda_seconds'][m]:.2f} s)" for m, c in cost["per_1000"].items())
     )
     rec = results.get("memory_recommendation")
     if rec:
@@ -349,6 +356,12 @@ def print_report(results: dict[str, Any]) -> None:
         )
     load = results["machine"]
     print(f"\nLoad average (1 min) at start/end: {load['load_1min_at_start']} / {load['load_1min_at_end']}")
+    if results.get("cpu_speedup_vs_naive"):
+        print(
+            "CPU-time ratios (less sensitive to load): "
+            f"naive ÷ imgpipe {results['cpu_speedup_vs_naive']:.2f}, "
+            f"pyvips ÷ imgpipe {results['cpu_speedup_vs_pyvips']:.2f}"
+        )
     print(f"\nTargets ({headline_mp:.2g} MP):")
     for key, v in results["verdicts"].items():
         shown = "n/a" if v["value"] is None else f"{v['value']:.2f}"
@@ -397,7 +410,10 @@ def markdown(results: dict[str, Any]) -> str:
     lines += [
         f"Cost per 1,000 {mp:.2g} MP images at {cost['memory_mb']} MB {cost['architecture']} "
         f"(${cost['price_gb_s']:.10f}/GB-s + ${cost['price_request'] * 1e6:.2f}/M requests): "
-        + ", ".join(f"{mode} ${c:.4f}" for mode, c in cost["per_1000"].items())
+        + ", ".join(
+            f"{mode} ${c:.4f} (est. {cost['lambda_seconds'][mode]:.2f} s)"
+            for mode, c in cost["per_1000"].items()
+        )
         + ".",
         "",
     ]
@@ -513,6 +529,13 @@ def run(sizes: list[str], repeats: int, out_dir: Path, modes: tuple[str, ...] = 
         "speedup_vs_pyvips": _ratio(
             main_img.get("pyvips", {}).get("wall_seconds"), main_img.get("imgpipe", {}).get("wall_seconds")
         ),
+        # CPU-time ratios: less sensitive to other load on the machine (informational).
+        "cpu_speedup_vs_naive": _ratio(
+            main_img.get("naive", {}).get("cpu_seconds"), main_img.get("imgpipe", {}).get("cpu_seconds")
+        ),
+        "cpu_speedup_vs_pyvips": _ratio(
+            main_img.get("pyvips", {}).get("cpu_seconds"), main_img.get("imgpipe", {}).get("cpu_seconds")
+        ),
         "rss_ratio_vs_naive": _ratio(
             main_img.get("imgpipe", {}).get("peak_rss_mb"), main_img.get("naive", {}).get("peak_rss_mb")
         ),
@@ -529,8 +552,14 @@ def run(sizes: list[str], repeats: int, out_dir: Path, modes: tuple[str, ...] = 
             "settings_source": settings["source"],
             "price_gb_s": PRICE_GB_S[arch],
             "price_request": PRICE_REQUEST,
+            # Durations at the configured memory (its CPU share), not this machine's wall time.
+            "lambda_seconds": {
+                m: round(lambda_seconds(s, settings["memory_mb"]), 3) for m, s in main_img.items()
+            },
             "per_1000": {
-                m: round(cost_per_1000(s["wall_seconds"], settings["memory_mb"], arch), 4)
+                m: round(
+                    cost_per_1000(lambda_seconds(s, settings["memory_mb"]), settings["memory_mb"], arch), 4
+                )
                 for m, s in main_img.items()
             },
         },
