@@ -110,6 +110,11 @@ def test_memory_recommendation_prefers_fast_sizes_within_five_percent_of_cheapes
     # 2 s of CPU, 1.1 s wall on two cores, 150 MB peak: CPU-bound below one vCPU.
     rows = run.memory_estimates({"cpu_seconds": 2.0, "wall_seconds": 1.1, "peak_rss_mb": 150}, "arm64")
     assert rows[0]["memory_mb"] == 512
+    # One vCPU at 1,769 MB: all the CPU time; two vCPUs: no faster than the two cores measured.
+    summary = {"cpu_seconds": 2.0, "wall_seconds": 1.1}
+    assert run.lambda_seconds(summary, 1769) == pytest.approx(2.0)
+    assert run.lambda_seconds(summary, 1769 // 2) == pytest.approx(4.0, rel=0.01)
+    assert run.lambda_seconds(summary, 2 * 1769) == pytest.approx(1.1)
     assert all(r["seconds"] >= 1.1 for r in rows)
     best = run.recommend_memory(rows)
     cheapest = min(r["gb_seconds"] for r in rows)
