@@ -670,9 +670,13 @@ def _soak(
 # --------------------------------------------------------------------------- local stack
 
 
-def _localaws(command: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _localaws(command: str, state_dir: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "localaws", command], env=env, text=True, capture_output=True, check=False
+        [sys.executable, "-m", "localaws", "--state-dir", str(state_dir), command],
+        env=env,
+        text=True,
+        capture_output=True,
+        check=False,
     )
 
 
@@ -696,22 +700,32 @@ def local_faults(endpoint_url: str, spec: str | None = None) -> dict[str, Any]:
 def local_outputs(outputs_path: Path, faults: str, auto_up: bool) -> tuple[dict[str, Any], bool]:
     """The running local stack's outputs, or a new one brought up with ``faults``.
 
-    Returns (outputs, started_here). A stack that is already running keeps the faults it was
-    started with (they are read at ``up`` time).
+    Returns (outputs, started_here). A running stack must answer on its endpoint (a stale
+    outputs file from a killed engine is reported, not soaked).
     """
     try:
-        return load_local(outputs_path), False
+        outputs = load_local(outputs_path)
     except OutputsError:
         if not auto_up:
             raise OutputsError(
                 f"no local stack running ({outputs_path} not found): run "
                 f"`IMGPIPE_LOCAL_FAULTS={faults} make up`, then `make soak`, then `make down`"
             ) from None
+    else:
+        try:
+            if outputs.get("endpoint_url"):
+                local_faults(outputs["endpoint_url"])
+        except (OSError, ValueError, OutputsError) as e:
+            raise OutputsError(
+                f"the local stack in {outputs_path} is not answering at {outputs.get('endpoint_url')} "
+                f"({e}): run `make down` (or `make status`), then retry"
+            ) from e
+        return outputs, False
     env = {**os.environ, "IMGPIPE_LOCAL_FAULTS": faults}
     print(f"soak: no local stack running; bringing one up with IMGPIPE_LOCAL_FAULTS={faults}")
-    proc = _localaws("up", env)
+    proc = _localaws("up", outputs_path.parent, env)
     if proc.returncode != 0:
-        _localaws("down", env)
+        _localaws("down", outputs_path.parent, env)
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
         raise OutputsError(f"`python -m localaws up` failed (exit {proc.returncode}):\n{tail}")
     return load_local(outputs_path), True
@@ -778,7 +792,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     finally:
         if started_here:
-            down = _localaws("down", dict(os.environ))
+            down = _localaws("down", args.outputs.parent, dict(os.environ))
             if down.returncode != 0:
                 print(
                     f"soak: `python -m localaws down` failed; run `make down`: {down.stderr[-500:]}",
