@@ -180,6 +180,9 @@ class LocalEngine:
         self.faults = faults_mod.Faults(self.fault_spec)
         self.created: list[Created] = []
         self._lock = threading.Lock()
+        self._inflight_lock = threading.Lock()
+        self._inflight = 0
+        self._last_activity = 0.0
         self.server: FaultingMotoServer | None = None
         self.runtime: FunctionRuntime | None = None
         self.stage_server: Any = None
@@ -232,6 +235,17 @@ class LocalEngine:
             self.say(f"+ {typ:<58} {name}")
             return name, {}
         handler = handler_for(typ, name)
+        with self._inflight_lock:
+            self._inflight += 1
+        try:
+            return self._create(handler, typ, name, inputs)
+        finally:
+            with self._inflight_lock:
+                self._inflight -= 1
+                self._last_activity = time.monotonic()
+
+    def _create(self, handler: Any, typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, Any]:
+        assert self.ctx is not None
         with self._lock:  # one AWS call sequence at a time: ids and order stay deterministic
             t0 = time.monotonic()
             try:
@@ -326,6 +340,15 @@ class LocalEngine:
         outputs["endpoint_url"] = self.endpoint_url
         self.secret_outputs = secrets
         return outputs
+
+    def settle(self, quiet_s: float = 0.5, timeout_s: float = 30.0) -> None:
+        """After a failed deploy: let creates already under way finish, so destroy sees them."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            with self._inflight_lock:
+                if self._inflight == 0 and time.monotonic() - self._last_activity >= quiet_s:
+                    return
+            time.sleep(0.05)
 
     def destroy(self) -> dict[str, int]:
         """Delete every created resource in reverse order; returns what is left (should be 0s)."""

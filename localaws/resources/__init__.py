@@ -26,10 +26,11 @@ class UnknownResourceType(Exception):
     """The program declares a resource type the local engine cannot create."""
 
     def __init__(self, token: str, name: str) -> None:
-        known = ", ".join(sorted(REGISTRY))
+        families = sorted({t.split("/")[0] for t in REGISTRY})
         super().__init__(
             f"the local engine cannot create resource type {token!r} (resource {name!r}). "
-            f"Add a handler for it in localaws/resources/ (types handled: {known})"
+            f"Add a handler for it in localaws/resources/ ({len(REGISTRY)} types handled, "
+            f"in {', '.join(families)})"
         )
         self.token = token
 

@@ -10,11 +10,21 @@ suffix = config.require("suffix")
 
 key = aws.kms.Key("key", description="mini", enable_key_rotation=True)
 uploads = aws.s3.Bucket("uploads", force_destroy=True)
-aws.s3.BucketVersioning("uploads-versioning", bucket=uploads.id, versioning_configuration={"status": "Enabled"})
+aws.s3.BucketVersioning(
+    "uploads-versioning", bucket=uploads.id, versioning_configuration={"status": "Enabled"}
+)
 aws.s3.BucketServerSideEncryptionConfiguration(
     "uploads-sse",
     bucket=uploads.id,
-    rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms", "kms_master_key_id": key.arn}, "bucket_key_enabled": True}],
+    rules=[
+        {
+            "apply_server_side_encryption_by_default": {
+                "sse_algorithm": "aws:kms",
+                "kms_master_key_id": key.arn,
+            },
+            "bucket_key_enabled": True,
+        }
+    ],
 )
 tls = aws.iam.get_policy_document_output(
     statements=[
@@ -42,7 +52,16 @@ dlq = aws.sqs.Queue("dlq", message_retention_seconds=1209600)
 role = aws.iam.Role(
     "fn-role",
     assume_role_policy=json.dumps(
-        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "lambda.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
     ),
 )
 fn = aws.lambda_.Function(
@@ -57,7 +76,11 @@ fn = aws.lambda_.Function(
 )
 aws.lambda_.FunctionEventInvokeConfig("fn-async", function_name=fn.name, maximum_retry_attempts=1)
 perm = aws.lambda_.Permission(
-    "fn-s3", action="lambda:InvokeFunction", function=fn.name, principal="s3.amazonaws.com", source_arn=uploads.arn
+    "fn-s3",
+    action="lambda:InvokeFunction",
+    function=fn.name,
+    principal="s3.amazonaws.com",
+    source_arn=uploads.arn,
 )
 aws.s3.BucketNotification(
     "uploads-notify",

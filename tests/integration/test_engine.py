@@ -1,0 +1,197 @@
+"""The local engine itself, on its own small program: deploy, S3 events, retries, DLQ, redrive, down.
+
+The real program's behaviour (variants, metadata, API) is in test_engine_pipeline.py,
+test_verify.py and test_api_local.py.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.integration.conftest import PROGRAMS, localaws
+
+pytestmark = pytest.mark.integration
+
+
+def client(outputs: dict[str, Any], service: str) -> Any:
+    return boto3.client(
+        service,
+        region_name="us-east-1",
+        endpoint_url=outputs["endpoint_url"],
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+
+
+def wait_for(fn: Any, what: str, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fn()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def items(outputs: dict[str, Any]) -> list[dict[str, Any]]:
+    return client(outputs, "dynamodb").scan(TableName=outputs["table"])["Items"]
+
+
+def dlq_messages(outputs: dict[str, Any]) -> list[dict[str, Any]]:
+    return (
+        client(outputs, "sqs")
+        .receive_message(
+            QueueUrl=outputs["dlq_url"],
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=0,
+            MessageAttributeNames=["All"],
+        )
+        .get("Messages", [])
+    )
+
+
+def test_s3_event_runs_the_deployed_handler_with_the_aws_event_shape(
+    mini_stack: tuple[dict[str, Any], Path],
+) -> None:
+    outputs, _ = mini_stack
+    s3 = client(outputs, "s3")
+    key = "dir/a photo+1.txt"
+    put = s3.put_object(Bucket=outputs["upload_bucket"], Key=key, Body=b"hello")
+    item = wait_for(lambda: [i for i in items(outputs) if i["key"]["S"] == key], "the item")[0]
+    # versionId and sequencer are filled in like real S3 does for versioned buckets.
+    assert item["version"]["S"] == put["VersionId"]
+    assert len(item["sequencer"]["S"]) >= 16
+    assert item["function"]["S"] == outputs["function_name"]
+    copy = s3.get_object(Bucket=outputs["output_bucket"], Key=f"copy/{key}")["Body"].read()
+    assert copy == b"hello"
+
+
+def test_secret_output_is_unwrapped_in_the_outputs_file(mini_stack: tuple[dict[str, Any], Path]) -> None:
+    outputs, state_dir = mini_stack
+    assert outputs["token"] == "s3cret"
+    state = json.loads((state_dir / "state.json").read_text())
+    types = [r["type"] for r in state["resources"]]
+    assert types.index("aws:iam/role:Role") < types.index("aws:lambda/function:Function")
+    assert types.index("aws:lambda/permission:Permission") < types.index(
+        "aws:s3/bucketNotification:BucketNotification"
+    )
+
+
+def test_tls_only_deny_is_skipped_locally_and_said_so(mini_stack: tuple[dict[str, Any], Path]) -> None:
+    _, state_dir = mini_stack
+    log = (state_dir / "engine.log").read_text()
+    assert "not applying 1 aws:SecureTransport Deny statement(s) locally" in log
+
+
+def test_failing_handler_retries_then_dead_letters_the_event_intact_then_redrive(
+    mini_stack: tuple[dict[str, Any], Path],
+) -> None:
+    outputs, state_dir = mini_stack
+    s3 = client(outputs, "s3")
+    key = "fail/broken.txt"
+    put = s3.put_object(Bucket=outputs["upload_bucket"], Key=key, Body=b"x")
+    message = wait_for(lambda: dlq_messages(outputs), "the DLQ message")[0]
+    event = json.loads(message["Body"])
+    obj = event["Records"][0]["s3"]["object"]
+    assert obj["key"] == "fail%2Fbroken.txt" and obj["versionId"] == put["VersionId"]
+    assert "refusing fail/broken.txt" in message["MessageAttributes"]["ErrorMessage"]["StringValue"]
+    log = (state_dir / "engine.log").read_text()
+    # FunctionEventInvokeConfig maximum_retry_attempts=1 → two attempts in all.
+    assert "failed after 2 attempt(s): RuntimeError: refusing fail/broken.txt" in log
+    # Still failing: redrive keeps the message.
+    redrive = localaws(state_dir, "redrive")
+    assert redrive.returncode == 1 and "1 still failing (kept)" in redrive.stdout, (
+        redrive.stdout + redrive.stderr
+    )
+
+
+def test_handler_crash_fault_then_redrive_reprocesses(mini_stack: tuple[dict[str, Any], Path]) -> None:
+    outputs, state_dir = mini_stack
+    # Leave only this test's message in the queue.
+    sqs = client(outputs, "sqs")
+    sqs.purge_queue(QueueUrl=outputs["dlq_url"])
+    assert localaws(state_dir, "faults", "handler_crash:1.0").returncode == 0
+    try:
+        key = "crash/ok.txt"
+        client(outputs, "s3").put_object(Bucket=outputs["upload_bucket"], Key=key, Body=b"y")
+        wait_for(lambda: dlq_messages(outputs), "the DLQ message")
+        assert not [i for i in items(outputs) if i["key"]["S"] == key]
+    finally:
+        assert localaws(state_dir, "faults", "").returncode == 0
+    redrive = localaws(state_dir, "redrive")
+    assert redrive.returncode == 0, redrive.stdout + redrive.stderr
+    assert "1 message(s), 1 reprocessed and deleted, 0 still failing" in redrive.stdout
+    assert [i for i in items(outputs) if i["key"]["S"] == key]
+    assert not dlq_messages(outputs)
+
+
+def test_transient_s3_and_dynamodb_faults_are_retried(mini_stack: tuple[dict[str, Any], Path]) -> None:
+    outputs, state_dir = mini_stack
+    assert localaws(state_dir, "faults", "s3_put:0.2,ddb_put:0.2").returncode == 0
+    try:
+        keys = [f"flaky/{i}.txt" for i in range(6)]
+        for key in keys:
+            client(outputs, "s3").put_object(Bucket=outputs["upload_bucket"], Key=key, Body=b"z")
+        wait_for(
+            lambda: {i["key"]["S"] for i in items(outputs)} >= set(keys),
+            "all items despite faults",
+            timeout=40,
+        )
+        injected = json.loads(localaws(state_dir, "faults").stdout)["injected"]
+    finally:
+        localaws(state_dir, "faults", "")
+    assert injected.get("s3_put", 0) + injected.get("ddb_put", 0) > 0
+
+
+def test_second_up_is_refused_while_running(mini_stack: tuple[dict[str, Any], Path]) -> None:
+    _, state_dir = mini_stack
+    again = localaws(state_dir, "up", "--program", str(PROGRAMS / "mini"))
+    assert again.returncode == 1
+    assert "already running" in again.stderr
+
+
+def test_status_reports_the_running_stack(mini_stack: tuple[dict[str, Any], Path]) -> None:
+    outputs, state_dir = mini_stack
+    status = localaws(state_dir, "status")
+    assert status.returncode == 0 and outputs["endpoint_url"] in status.stdout
+
+
+def test_down_removes_every_resource_and_keeps_the_contact_sheet(tmp_path: Path) -> None:
+    up = localaws(tmp_path, "up", "--program", str(PROGRAMS / "mini"))
+    assert up.returncode == 0, up.stdout + up.stderr
+    outputs = json.loads((tmp_path / "outputs.json").read_text())
+    client(outputs, "s3").put_object(Bucket=outputs["upload_bucket"], Key="v.txt", Body=b"1")
+    client(outputs, "s3").put_object(Bucket=outputs["upload_bucket"], Key="v.txt", Body=b"2")  # 2 versions
+    wait_for(lambda: items(outputs), "an item")
+    sheet = tmp_path / "contact-sheet.png"
+    sheet.write_bytes(b"png")
+    down = localaws(tmp_path, "down")
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert "left behind: 0 buckets, 0 tables, 0 functions, 0 queues, 0 rest_apis" in down.stdout
+    assert "- aws:lambda/function:Function" in down.stdout
+    assert not (tmp_path / "state.json").exists() and not (tmp_path / "outputs.json").exists()
+    assert sheet.exists()
+    assert "no local stack running" in localaws(tmp_path, "status").stdout
+
+
+def test_unknown_resource_type_is_a_clear_error_and_nothing_is_left(tmp_path: Path) -> None:
+    up = localaws(tmp_path, "up", "--program", str(PROGRAMS / "unknown"))
+    assert up.returncode == 1
+    out = up.stdout + up.stderr
+    assert "cannot create resource type 'aws:ec2/vpc:Vpc' (resource 'network')" in out
+    assert "- aws:s3/bucket:Bucket" in out  # what was created is removed again
+    assert not (tmp_path / "state.json").exists()
+
+
+def test_bad_fault_spec_is_refused(tmp_path: Path) -> None:
+    up = localaws(
+        tmp_path, "up", "--program", str(PROGRAMS / "mini"), env={"IMGPIPE_LOCAL_FAULTS": "s3_pot:0.1"}
+    )
+    assert up.returncode == 1
+    assert "unknown fault 's3_pot'" in up.stderr
