@@ -15,6 +15,19 @@ def _api(inputs: dict[str, Any]) -> str:
     return inputs.get("restApi") or inputs["restApiId"]
 
 
+def _as_list(value: Any) -> list[Any]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _setting(value: Any) -> str:
+    """Patch value: booleans lower-case, integral numbers without ``.0`` (wire numbers are floats)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _bools(mapping: dict[str, Any] | None) -> dict[str, bool]:
     return {k: bool(v) for k, v in (mapping or {}).items()}
 
@@ -30,7 +43,10 @@ class RestApi:
                     "name": inputs.get("name") or name,
                     "description": inputs.get("description"),
                     "apiKeySource": inputs.get("apiKeySource"),
-                    "endpointConfiguration": {"types": endpoint["types"]} if endpoint.get("types") else None,
+                    # pulumi-aws v7 takes one type as a string; the AWS API a list
+                    "endpointConfiguration": {"types": _as_list(endpoint["types"])}
+                    if endpoint.get("types")
+                    else None,
                     "minimumCompressionSize": as_int(inputs.get("minimumCompressionSize")),
                     "policy": inputs.get("policy"),
                     "disableExecuteApiEndpoint": inputs.get("disableExecuteApiEndpoint"),
@@ -302,7 +318,8 @@ class Stage:
                 {
                     "restApiId": api,
                     "stageName": stage,
-                    "deploymentId": inputs["deploymentId"],
+                    # pulumi-aws v7's input is `deployment` (v6: `deploymentId`)
+                    "deploymentId": inputs.get("deployment") or inputs["deploymentId"],
                     "description": inputs.get("description"),
                     "variables": inputs.get("variables"),
                     "tracingEnabled": inputs.get("xrayTracingEnabled"),
@@ -344,7 +361,7 @@ class MethodSettings:
             {
                 "op": "replace",
                 "path": f"/{inputs['methodPath']}/{path}",
-                "value": str(settings[k]).lower() if isinstance(settings[k], bool) else str(settings[k]),
+                "value": _setting(settings[k]),
             }
             for k, path in self._PATHS.items()
             if settings.get(k) is not None
