@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -241,7 +242,13 @@ def decode(data: Source, specs: Sequence[VariantSpec], max_pixels: int) -> tuple
     try:
         im = Image.open(fp, formats=[_PIL_FORMAT[fmt]])
     except Image.DecompressionBombError as exc:
-        raise PermanentImageError(f"refused as a decompression bomb: {exc}") from exc
+        # Pillow refuses > 2× its own limit inside open(); report it like our own limit.
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        pixels = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
+        raise PermanentImageError(
+            f"decompression bomb refused: the header declares {pixels}, over the limit of "
+            f"{max_pixels:,} (stack config imgpipe:maxPixels)"
+        ) from exc
     except MemoryError:
         raise
     except Exception as exc:  # UnidentifiedImageError, OSError, SyntaxError, struct.error, ...
@@ -355,7 +362,11 @@ def _encode(plan: _Plan, derived: _Derived, icc: bytes | None, icc_mode: str) ->
             f"is {plan.size[0]}×{plan.size[1]}; set max_width/max_height on the variant"
         )
     try:
-        im = derived.get(plan)
+        shared = derived.get(plan)
+        # Image.save() keeps its options on the Image object (encoderinfo), so two threads saving
+        # one object race (a q60 variant came out at q85). A wrapper per encode shares the
+        # pixels (read-only here) without copying them.
+        im = shared._new(shared.im)
         options: dict[str, Any] = {}
         effort = spec.resolved_effort
         if spec.format == "jpeg":

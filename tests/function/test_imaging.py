@@ -1,0 +1,216 @@
+"""function.imaging without AWS: modes per output format, geometry, render(), errors."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from function import imaging
+from function.imaging import PermanentImageError, process, render, render_variants
+from function.variants import DEFAULT_VARIANTS, VariantSpec
+from tests.function import samples
+
+LIMIT = 10_000_000
+
+
+def _open(data: bytes) -> Image.Image:
+    im = Image.open(io.BytesIO(data))
+    im.load()
+    return im
+
+
+def _by_name(data: bytes, specs=DEFAULT_VARIANTS, threads: int | None = None) -> dict[str, Image.Image]:
+    _, encoded = process(data, specs, LIMIT, threads)
+    return {v.spec.name: _open(v.data) for v in encoded}
+
+
+def test_alpha_is_flattened_on_white_for_jpeg_and_kept_for_png_and_webp() -> None:
+    out = _by_name(samples.rgba_png())
+    assert out["compressed"].mode == "RGB"
+    assert all(c > 245 for c in out["compressed"].getpixel((10, 40)))  # transparent half → white
+    assert out["png"].mode == "RGBA" and out["png"].getpixel((10, 40))[3] == 0
+    assert out["webp"].mode == "RGBA" and out["webp"].getpixel((10, 40))[3] == 0
+
+
+def test_palette_with_transparency_expands_to_rgba() -> None:
+    out = _by_name(samples.palette_alpha_png())
+    assert out["png"].mode == "RGBA"
+    assert out["png"].getpixel((10, 10))[3] == 0 and out["png"].getpixel((100, 10)) == (255, 0, 0, 255)
+    r, g, b = out["compressed"].getpixel((10, 10))
+    assert min(r, g, b) > 240  # transparent green pixels composited on white, not shown green
+
+
+def test_16_bit_is_scaled_not_clipped() -> None:
+    out = _by_name(samples.png16())
+    assert out["png"].mode == "L" and abs(out["png"].getpixel((5, 5)) - 40000 // 256) <= 1
+
+
+def test_cmyk_becomes_rgb_with_its_colours() -> None:
+    out = _by_name(samples.cmyk_jpeg())
+    for name in ("compressed", "webp", "png"):
+        assert out[name].mode in ("RGB", "RGBA")
+    r, g, b = out["png"].getpixel((3, 3))[:3]
+    assert r > 180 and g < 90 and b < 90  # the red corner stays red
+
+
+def test_grey_and_grey_alpha_stay_grey_where_the_format_allows() -> None:
+    grey = _by_name(samples.grey_jpeg())
+    assert grey["compressed"].mode == "L" and grey["png"].mode == "L" and grey["thumbnail"].mode == "L"
+    la = _by_name(samples.la_png())
+    assert la["png"].mode == "LA" and la["compressed"].mode == "L"
+    assert la["compressed"].getpixel((10, 10)) > 245  # transparent half → white
+
+
+def test_animated_gif_uses_first_frame_and_says_so() -> None:
+    info, encoded = process(samples.animated_gif(), DEFAULT_VARIANTS, LIMIT)
+    assert info.animated and info.frames == 3 and info.format == "gif"
+    png = _open(encoded[3].data).convert("RGB")
+    assert png.getpixel((60, 40)) == (255, 0, 0)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_exif_orientation_gives_upright_dimensions(orientation: int) -> None:
+    info, encoded = process(samples.exif_rotated(orientation, (120, 80)), DEFAULT_VARIANTS[:1], LIMIT)
+    expected = (80, 120) if orientation >= 5 else (120, 80)
+    assert (info.width, info.height) == expected and info.orientation == orientation
+    assert _open(encoded[0].data).size == expected
+
+
+def test_results_do_not_depend_on_thread_count() -> None:
+    data = samples.jpeg((400, 300))
+    _, one = process(data, DEFAULT_VARIANTS, LIMIT, threads=1)
+    _, four = process(data, DEFAULT_VARIANTS, LIMIT, threads=4)
+    assert [v.data for v in one] == [v.data for v in four]
+    assert [v.spec.name for v in one] == [s.name for s in DEFAULT_VARIANTS]
+
+
+def test_sink_receives_each_variant_once_and_info_is_in_spec_order() -> None:
+    seen: list[str] = []
+    info = render_variants(samples.jpeg(), DEFAULT_VARIANTS, LIMIT, sink=lambda v: seen.append(v.spec.name))
+    assert sorted(seen) == sorted(s.name for s in DEFAULT_VARIANTS)
+    assert [v.name for v in info.variants] == [s.name for s in DEFAULT_VARIANTS]
+
+
+def test_small_variants_from_a_large_jpeg_use_draft_and_keep_exact_sizes() -> None:
+    data = samples.jpeg((1600, 1200))
+    specs = (
+        VariantSpec("thumb", "jpeg", max_width=200, max_height=200),
+        VariantSpec("tiny", "png", max_width=50),
+    )
+    base, _info, scale = imaging.decode(data, specs, LIMIT)
+    assert scale >= 2 and base.size[0] < 1600  # decoded at reduced DCT scale
+    _, encoded = process(data, specs, LIMIT)
+    assert [_open(v.data).size for v in encoded] == [(200, 150), (50, 38)]
+
+
+def test_cover_crops_to_the_box_and_nothing_is_upscaled() -> None:
+    specs = (
+        VariantSpec("square", "jpeg", max_width=60, max_height=60, fit="cover"),
+        VariantSpec("huge", "png", max_width=5000, max_height=5000),
+        VariantSpec("wide", "webp", max_width=1000, max_height=40, fit="cover"),
+    )
+    info, encoded = process(samples.jpeg((120, 80)), specs, LIMIT)
+    assert [(v.info.width, v.info.height) for v in encoded] == [(60, 60), (120, 80), (120, 40)]
+    assert [(v.width, v.height) for v in info.variants] == [(60, 60), (120, 80), (120, 40)]
+
+
+def test_effort_reaches_the_encoder() -> None:
+    data = samples.jpeg((300, 200))
+    fast = process(data, (VariantSpec("p", "png", effort=0),), LIMIT)[1][0]
+    small = process(data, (VariantSpec("p", "png", effort=9),), LIMIT)[1][0]
+    assert fast.info.bytes > small.info.bytes  # level 0 stores, level 9 compresses
+
+
+def test_webp_dimension_limit_is_a_clear_permanent_error() -> None:
+    data = samples.encode(Image.new("L", (16500, 2), 0), "PNG")
+    with pytest.raises(PermanentImageError, match="WebP cannot exceed 16383 px"):
+        process(data, (VariantSpec("w", "webp"),), LIMIT)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", r"empty \(0 bytes\)"),
+        (b"GIF89a\x01", "corrupt or truncated"),
+        (b"\x00\x00\x01\x00", "not a supported image"),  # ICO
+        (b"II*\x00", "not a supported image"),  # TIFF is not accepted
+        (samples.jpeg()[:300], "corrupt or truncated"),
+        (samples.png_bomb(), "decompression bomb refused"),
+        (samples.png_bomb(5000, 5000), "over the limit of 10,000,000"),
+    ],
+    ids=["empty", "gif-header-only", "ico", "tiff", "truncated-jpeg", "bomb", "over-limit"],
+)
+def test_bad_inputs_raise_permanent_errors(data: bytes, message: str) -> None:
+    with pytest.raises(PermanentImageError, match=message):
+        process(data, DEFAULT_VARIANTS, LIMIT)
+
+
+def test_process_accepts_a_file_object() -> None:
+    info, encoded = process(io.BytesIO(samples.jpeg()), DEFAULT_VARIANTS[:2], LIMIT)
+    assert info.bytes == len(samples.jpeg()) and len(encoded) == 2
+
+
+# ---------------------------------------------------------------- render (the API's on-demand path)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"width": 60, "height": None, "fit": "inside", "fmt": "jpeg"}, ("image/jpeg", 60, 40, "JPEG")),
+        ({"width": None, "height": 20, "fit": "inside", "fmt": "png"}, ("image/png", 30, 20, "PNG")),
+        ({"width": 50, "height": 50, "fit": "cover", "fmt": "webp"}, ("image/webp", 50, 50, "WEBP")),
+        ({"width": 50, "height": 50, "fit": "inside", "fmt": "jpg"}, ("image/jpeg", 50, 33, "JPEG")),
+        ({"width": 4000, "height": None, "fit": "inside", "fmt": "png"}, ("image/png", 120, 80, "PNG")),
+        ({"width": None, "height": None, "fit": "inside", "fmt": "webp"}, ("image/webp", 120, 80, "WEBP")),
+    ],
+)
+def test_render_bounds_fit_and_format(kwargs: dict, expected: tuple) -> None:
+    data, content_type, width, height = render(
+        samples.jpeg((120, 80)), quality=80, max_pixels=LIMIT, **kwargs
+    )
+    im = _open(data)
+    assert (content_type, width, height, im.format) == expected and im.size == (width, height)
+
+
+def test_render_quality_changes_size() -> None:
+    src = samples.jpeg((200, 150))
+    low = render(src, width=None, height=None, fit="inside", fmt="jpeg", quality=10, max_pixels=LIMIT)
+    high = render(src, width=None, height=None, fit="inside", fmt="jpeg", quality=95, max_pixels=LIMIT)
+    assert len(low[0]) < len(high[0])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"width": 0, "height": None, "fit": "inside", "fmt": "jpeg", "quality": 80},
+            "'width' must be between",
+        ),
+        (
+            {"width": 10, "height": None, "fit": "cover", "fmt": "jpeg", "quality": 80},
+            "'cover' needs both width and height",
+        ),
+        ({"width": 10, "height": 10, "fit": "fill", "fmt": "jpeg", "quality": 80}, "'fit' must be"),
+        (
+            {"width": 10, "height": 10, "fit": "inside", "fmt": "gif", "quality": 80},
+            "'format' must be one of",
+        ),
+        (
+            {"width": 10, "height": 10, "fit": "inside", "fmt": "png", "quality": 0},
+            "'quality' must be between",
+        ),
+        ({"width": 99999, "height": 10, "fit": "inside", "fmt": "png", "quality": 80}, "'width' must be"),
+    ],
+)
+def test_render_rejects_bad_parameters(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        render(samples.jpeg(), max_pixels=LIMIT, **kwargs)
+
+
+def test_render_refuses_bad_images_and_big_ones() -> None:
+    with pytest.raises(PermanentImageError, match="not a supported image"):
+        render(b"text", width=10, height=10, fit="inside", fmt="png", quality=80, max_pixels=LIMIT)
+    with pytest.raises(PermanentImageError, match="over the limit of 100"):
+        render(samples.jpeg(), width=10, height=10, fit="inside", fmt="png", quality=80, max_pixels=100)
