@@ -6,8 +6,10 @@ Each (size, repeat, mode) runs in a fresh interpreter (``python -m bench.modes``
 is that run's own and no mode warms caches for another; modes are interleaved per repeat so
 machine noise hits them alike, and the median of the repeats is reported. Also measured: the
 cold import of ``function.handler`` (fresh interpreter, median) and the Lambda cost per 1,000
-images at the stack's memory size and architecture. Writes ``results.json`` and ``bench.png``
-to ``--out-dir`` and prints PASS/FAIL against the targets (exit status 0 unless ``--strict``).
+images at the stack's memory size and architecture (``Pulumi.<STACK or dev>.yaml``). Writes
+``results.json``, ``results.md`` (README-ready tables) and ``bench.png`` to ``--out-dir``, and
+prints PASS/FAIL against the targets (exit status 0 unless ``--strict``). ``python -m
+bench.memory`` breaks the peak RSS down by step.
 """
 
 from __future__ import annotations
