@@ -219,7 +219,8 @@ def _preflight_template(origins: Sequence[str]) -> str:
     allowed = "|".join(json.dumps(o)[1:-1] for o in origins)
     return (
         "#set($origin = $input.params('Origin'))\n"
-        f'#if("|{allowed}|".contains("|$origin|"))'
+        f'#set($allowed = "|{allowed}|")\n'
+        '#if($origin != "" && $allowed.contains("|$origin|"))'
         "#set($context.responseOverride.header.Access-Control-Allow-Origin = $origin)#end\n"
     )
 

@@ -470,3 +470,20 @@ def test_iam_mode_requires_a_signature(local_aws: str) -> None:
         key=False,
     )
     assert signed.status == 200
+
+
+@pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [("https://b.example", "https://b.example"), ("https://evil.example", None), (None, None)],
+)
+def test_preflight_template_echoes_only_configured_origins(origin: str | None, allowed: str | None) -> None:
+    from components.upload_api import _preflight_template
+    from localaws import vtl
+
+    template = _preflight_template(["https://a.example", "https://b.example"])
+    context: dict[str, Any] = {"responseOverride": {"status": None, "header": {}}}
+    headers = {"Origin": origin} if origin else {}
+    vtl.render(
+        template, "", {"path": {}, "querystring": {}, "header": headers}, vtl.TemplateContext(context, {})
+    )
+    assert context["responseOverride"]["header"].get("Access-Control-Allow-Origin") == allowed
