@@ -189,9 +189,9 @@ def _variants(reader: _Reader) -> tuple[VariantSpec, ...]:
         return parse_variants(raw)
     except ValueError as exc:
         raise ConfigError(
-            f"{NAMESPACE}:variants is invalid: {exc}. Set it in Pulumi.<stack>.yaml as a list of "
-            "{name, format, quality, max_width, max_height}, or e.g. "
-            f"`pulumi config set --path '{NAMESPACE}:variants[0].quality' 80`"
+            f"{NAMESPACE}:variants is invalid: {exc}. It is a JSON list of "
+            "{name, format, quality, max_width, max_height, fit, effort}; fix: pulumi config set "
+            f"""{NAMESPACE}:variants '[{{"name": "thumbnail", "format": "jpeg", "max_width": 200}}]'"""
         ) from exc
 
 

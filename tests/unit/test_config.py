@@ -57,12 +57,34 @@ def test_project_declares_exactly_the_keys_the_program_reads() -> None:
 
 
 def test_declared_defaults_match_the_code_defaults() -> None:
-    declared = {key: decl["default"] for key, decl in PROJECT["config"].items() if "default" in decl}
-    for key, decl in PROJECT["config"].items():
-        assert decl.get("description"), f"{key} has no description"
-        if key != "imgpipe:variants":  # Pulumi's schema has no object type (documented in Pulumi.yaml)
-            assert "type" in decl and "default" in decl, key
+    declared = {key: decl["default"] for key, decl in PROJECT["config"].items()}
     assert load(declared) == StackConfig()  # "" alarmEmail = none, 0 concurrency = unreserved
+    assert parse_variants(declared["imgpipe:variants"]) == DEFAULT_VARIANTS
+
+
+SIMPLE_TYPES = {"string", "integer", "boolean", "array"}
+YAML_TYPES = {"string": str, "integer": int, "boolean": bool, "array": list}
+
+
+def test_config_declarations_follow_pulumis_project_schema() -> None:
+    # Pulumi's project.json: a declaration has a simple `type` (no objects), arrays name their
+    # `items`, only type/items/description/secret/default, and the default has the type.
+    for key, decl in PROJECT["config"].items():
+        assert set(decl) <= {"type", "items", "description", "secret", "default"}, key
+        assert decl["type"] in SIMPLE_TYPES, key
+        if decl["type"] == "array":
+            assert decl["items"]["type"] in SIMPLE_TYPES - {"array"}, key
+        assert decl.get("description"), key
+        assert type(decl["default"]) is YAML_TYPES[decl["type"]], key
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_stack_values_have_the_declared_types(stack: str) -> None:
+    # `pulumi config` refuses a stack value whose type differs from the declaration
+    declared = PROJECT["config"]
+    for key, value in stack_file(stack).items():
+        if key in declared:
+            assert type(value) is YAML_TYPES[declared[key]["type"]], (key, value)
 
 
 def test_no_config_gives_the_documented_defaults() -> None:
@@ -87,7 +109,7 @@ def test_dev_and_prod_stack_files_load_and_differ_as_documented() -> None:
     assert prod.memory_mb > dev.memory_mb
     assert prod.throttle_rate_limit < dev.throttle_rate_limit
     assert prod.throttle_burst_limit < dev.throttle_burst_limit
-    assert prod.variants == parse_variants(stack_file("prod")["imgpipe:variants"])
+    assert [v.name for v in prod.variants] == ["compressed", "webp", "large", "thumbnail"]
     assert prod.variants != dev.variants
     assert prod.cors_origins == ("https://images.example.com",)
     assert prod.alarm_email == "ops@example.com"
@@ -95,7 +117,9 @@ def test_dev_and_prod_stack_files_load_and_differ_as_documented() -> None:
 
 def test_structured_values_arrive_as_json_text() -> None:
     tiny = {"name": "tiny", "format": "webp", "quality": 50, "max_width": 64}
-    got = load({"variants": [tiny], "corsOrigins": ["https://a.example", "http://localhost:3000"]})
+    got = load(
+        {"variants": json.dumps([tiny]), "corsOrigins": ["https://a.example", "http://localhost:3000"]}
+    )
     assert [(v.name, v.format, v.quality, v.max_width) for v in got.variants] == [("tiny", "webp", 50, 64)]
     assert json.loads(got.variants_json) == [{**tiny, "fit": "inside"}]
     assert got.cors_origins == ("https://a.example", "http://localhost:3000")
@@ -137,10 +161,10 @@ def test_bad_values_say_key_value_range_and_fix(key: str, value: str, expected: 
 
 def test_bad_variants_name_the_variant_and_how_to_set_it() -> None:
     with pytest.raises(ConfigError) as err:
-        load({"variants": [{"name": "thumb", "format": "gif"}]})
+        load({"variants": '[{"name": "thumb", "format": "gif"}]'})
     assert "imgpipe:variants is invalid" in str(err.value)
     assert "variant 'thumb'" in str(err.value) and "'format' must be one of" in str(err.value)
-    assert "pulumi config set --path 'imgpipe:variants[0]" in str(err.value)
+    assert "fix: pulumi config set imgpipe:variants '[{" in str(err.value)
 
 
 def test_missing_layer_zip_says_run_make_layer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
