@@ -1,0 +1,116 @@
+"""The real program on the local engine: S3 upload → the real handler → variants + one item."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from typing import Any
+
+import boto3
+import pytest
+from boto3.dynamodb.conditions import Key
+from PIL import Image
+
+from verify.check import image_id
+
+pytestmark = pytest.mark.integration
+
+
+def client(outputs: dict[str, Any], service: str) -> Any:
+    return boto3.client(
+        service,
+        region_name=outputs["region"],
+        endpoint_url=outputs["endpoint_url"],
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+
+
+def jpeg(size: tuple[int, int] = (320, 240)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, (200, 80, 40)).save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def wait_done(outputs: dict[str, Any], img_id: str, timeout: float = 60) -> dict[str, Any]:
+    table = boto3.resource(
+        "dynamodb",
+        region_name=outputs["region"],
+        endpoint_url=outputs["endpoint_url"],
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    ).Table(outputs["metadata_table"])
+    deadline = time.monotonic() + timeout
+    while True:
+        item = table.get_item(Key={"image_id": img_id}).get("Item")
+        if item and item.get("status") in ("done", "failed"):
+            return item
+        assert time.monotonic() < deadline, f"no finished item for {img_id}: {item}"
+        time.sleep(0.3)
+
+
+def processed_keys(outputs: dict[str, Any], prefix: str) -> list[str]:
+    out = client(outputs, "s3").list_objects_v2(Bucket=outputs["processed_bucket"], Prefix=prefix)
+    return sorted(o["Key"] for o in out.get("Contents", []))
+
+
+def test_s3_upload_gives_every_variant_and_the_item(local_stack: dict[str, Any]) -> None:
+    key = "engine tests/photo+1.jpg"
+    put = client(local_stack, "s3").put_object(Bucket=local_stack["upload_bucket"], Key=key, Body=jpeg())
+    img_id = image_id(local_stack["upload_bucket"], key, put.get("VersionId"))
+    item = wait_done(local_stack, img_id)
+    assert item["status"] == "done", item
+    assert item["source_key"] == key and item["source_version_id"] == put["VersionId"]
+    assert (int(item["width"]), int(item["height"])) == (320, 240)
+    keys = processed_keys(local_stack, "engine tests/photo+1_")
+    assert keys == sorted(v["key"] for v in item["variants"].values())
+    assert all(img_id in k for k in keys) and len(keys) == len(item["variants"]) >= 1
+
+
+def test_redelivered_event_gives_one_item_and_one_set_of_variants(local_stack: dict[str, Any]) -> None:
+    s3 = client(local_stack, "s3")
+    key = "engine-tests/twice.jpg"
+    data = jpeg((200, 100))
+    put = s3.put_object(Bucket=local_stack["upload_bucket"], Key=key, Body=data)
+    img_id = image_id(local_stack["upload_bucket"], key, put.get("VersionId"))
+    first = wait_done(local_stack, img_id)
+    before = processed_keys(local_stack, "engine-tests/twice_")
+    # S3 delivers at least once: send the same object version's event again, twice.
+    event = {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": local_stack["region"],
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "bucket": {
+                        "name": local_stack["upload_bucket"],
+                        "arn": f"arn:aws:s3:::{local_stack['upload_bucket']}",
+                    },
+                    "object": {
+                        "key": "engine-tests/twice.jpg",
+                        "size": len(data),
+                        "versionId": put["VersionId"],
+                        "sequencer": "0000000000000000FF",
+                    },
+                },
+            }
+        ]
+    }
+    lam = client(local_stack, "lambda")
+    for _ in range(2):
+        resp = lam.invoke(FunctionName=local_stack["function_name"], Payload=json.dumps(event))
+        assert not resp.get("FunctionError"), resp["Payload"].read()
+    table = boto3.resource(
+        "dynamodb",
+        region_name=local_stack["region"],
+        endpoint_url=local_stack["endpoint_url"],
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    ).Table(local_stack["metadata_table"])
+    items = table.query(IndexName="by_source_key", KeyConditionExpression=Key("source_key").eq(key))["Items"]
+    assert [i["image_id"] for i in items] == [img_id]
+    assert items[0]["status"] == "done" and items[0]["variants"] == first["variants"]
+    assert processed_keys(local_stack, "engine-tests/twice_") == before
