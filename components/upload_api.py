@@ -889,7 +889,8 @@ class UploadApi(pulumi.ComponentResource):
             ),
             opts=ResourceOptions(parent=self),
         )
-        # The AWS managed policy for this grants logs:* on every group; scope to API Gateway's.
+        # The AWS managed policy for this (AmazonAPIGatewayPushToCloudWatchLogs) allows log reads and
+        # writes on every group; API Gateway only needs to write to its own groups.
         log_arn = Output.concat(
             "arn:aws:logs:",
             aws.get_region_output().region,
@@ -903,19 +904,12 @@ class UploadApi(pulumi.ComponentResource):
             policy=_policy(
                 [
                     {
-                        "sid": "DescribeGroups",
-                        "actions": ["logs:DescribeLogGroups"],
-                        "resources": [Output.concat(log_arn, "*")],
-                    },
-                    {
                         "sid": "WriteApiGatewayLogs",
                         "actions": [
                             "logs:CreateLogGroup",
                             "logs:CreateLogStream",
                             "logs:DescribeLogStreams",
                             "logs:PutLogEvents",
-                            "logs:GetLogEvents",
-                            "logs:FilterLogEvents",
                         ],
                         "resources": [
                             Output.concat(log_arn, "API-Gateway-Execution-Logs_*"),

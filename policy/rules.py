@@ -44,6 +44,7 @@ SQS_QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
 SNS_TOPIC_POLICY = "aws:sns/topicPolicy:TopicPolicy"
 LAMBDA_FUNCTION = "aws:lambda/function:Function"
 LAMBDA_INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
+LAMBDA_PERMISSION = "aws:lambda/permission:Permission"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 DYNAMODB_TABLE = "aws:dynamodb/table:Table"
 API_METHOD = "aws:apigateway/method:Method"
@@ -360,11 +361,19 @@ def _function_log_group_name(function: Resource) -> str | None:
 
 
 def lambda_has_failure_destination(resources: Sequence[Resource]) -> list[Violation]:
-    """Every function keeps failed async events: a DLQ or an on-failure destination."""
+    """Every function keeps failed async events: a DLQ or an on-failure destination.
+
+    Functions only API Gateway may invoke are exempt: proxy integrations invoke synchronously,
+    so a failure is the HTTP client's 5xx and there is no async event to keep.
+    """
     configs = of_type(resources, LAMBDA_INVOKE_CONFIG)
+    permissions = of_type(resources, LAMBDA_PERMISSION)
     violations: list[Violation] = []
     for function in of_type(resources, LAMBDA_FUNCTION):
         if _first(function.props.get("deadLetterConfig")).get("targetArn"):
+            continue
+        principals = {p.props.get("principal") for p in permissions if p.refers_to("function", function)}
+        if principals == {"apigateway.amazonaws.com"}:
             continue
         destinations = [
             _first(_first(c.props.get("destinationConfig")).get("onFailure")).get("destination")
