@@ -169,6 +169,7 @@ def test_down_removes_every_resource_and_keeps_the_contact_sheet(tmp_path: Path)
     client(outputs, "s3").put_object(Bucket=outputs["upload_bucket"], Key="v.txt", Body=b"1")
     client(outputs, "s3").put_object(Bucket=outputs["upload_bucket"], Key="v.txt", Body=b"2")  # 2 versions
     wait_for(lambda: items(outputs), "an item")
+    client(outputs, "s3").delete_object(Bucket=outputs["upload_bucket"], Key="v.txt")  # a delete marker
     sheet = tmp_path / "contact-sheet.png"
     sheet.write_bytes(b"png")
     down = localaws(tmp_path, "down")
