@@ -365,6 +365,26 @@ def check_variant(stack: Stack, upload: UploadResult, spec: VariantSpec, report:
     )
 
 
+ITEM_CONTRACT_FIELDS = frozenset(
+    {
+        "image_id",
+        "source_bucket",
+        "source_key",
+        "source_version_id",
+        "status",
+        "format",
+        "width",
+        "height",
+        "bytes",
+        "variants",
+        "error",
+        "created_at",
+        "processed_at",
+        "duration_ms",
+    }
+)
+
+
 def check_api_get(stack: Stack, upload: UploadResult, report: VerifyReport) -> None:
     url = f"{stack.api_url}/images/{upload.image_id}"
     try:
@@ -382,7 +402,10 @@ def check_api_get(stack: Stack, upload: UploadResult, report: VerifyReport) -> N
         return
     problems = []
     item = upload.item or {}
+    # Contract fields must be served; anything extra the API serves must match the item too.
     for name, value in item.items():
+        if name not in ITEM_CONTRACT_FIELDS and name not in got:
+            continue
         if name == "variants":
             for vname, fields in value.items():
                 gv = (got.get("variants") or {}).get(vname)
