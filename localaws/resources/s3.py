@@ -43,12 +43,13 @@ def empty_bucket(ctx: Context, bucket: str) -> int:
     s3 = ctx.client("s3")
     removed = 0
     for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        # moto 5.2.5 fails DeleteObjects on a key whose versions include a delete marker
+        # (FakeDeleteMarker.dispose): remove the markers first, one by one.
+        for marker in page.get("DeleteMarkers", []):
+            s3.delete_object(Bucket=bucket, Key=marker["Key"], VersionId=marker["VersionId"])
         versions = [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in page.get("Versions", [])]
         for i in range(0, len(versions), 1000):
             s3.delete_objects(Bucket=bucket, Delete={"Objects": versions[i : i + 1000], "Quiet": True})
-        # moto 5.2.5 fails DeleteObjects on delete markers (FakeDeleteMarker.dispose): one by one.
-        for marker in page.get("DeleteMarkers", []):
-            s3.delete_object(Bucket=bucket, Key=marker["Key"], VersionId=marker["VersionId"])
         removed += len(versions) + len(page.get("DeleteMarkers", []))
     return removed
 
@@ -79,6 +80,11 @@ class Bucket:
     def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
         # The local stack is disposable: always empty first (AWS needs forceDestroy for this).
         def go() -> None:
+            s3 = ctx.client("s3")
+            if s3.get_bucket_versioning(Bucket=rid).get("Status") == "Suspended":
+                # moto removes every version of a key (and fails on delete markers) when a
+                # suspended bucket deletes by version id: enable again, delete version by version.
+                s3.put_bucket_versioning(Bucket=rid, VersioningConfiguration={"Status": "Enabled"})
             empty_bucket(ctx, rid)
             ctx.client("s3").delete_bucket(Bucket=rid)
 
