@@ -33,7 +33,8 @@ Why it is fast (see README "Performance"): one decode; JPEG sources whose varian
 small are decoded at 1/2..1/8 scale with ``draft``; small variants come from a ``reduce``d
 intermediate (``reducing_gap``) instead of LANCZOS over the full image; encoder efforts from
 :data:`function.variants.DEFAULT_EFFORT`; encodes run in parallel threads (Pillow releases the
-GIL in its codecs and resamplers), most expensive first.
+GIL in its codecs and resamplers), most expensive first; the full-size WebP is encoded by libwebp
+straight from the decoded pixels (:mod:`function.webp_direct`), saving ~80 MB of peak memory.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from PIL import Image, ImageOps
 
+from function import webp_direct
 from function.variants import VariantSpec
 
 if TYPE_CHECKING:
@@ -205,6 +207,12 @@ def _draft_scale(im: PILImage, plans: Sequence[_Plan], width: int, height: int, 
     return max(1, round(before / im.size[0]))
 
 
+def _full_size_webp(plans: Sequence[_Plan], size: tuple[int, int]) -> bool:
+    """Is there a WebP variant of the whole image at its decoded size (the direct-libwebp case)?"""
+    full = (0.0, 0.0, float(size[0]), float(size[1]))
+    return any(p.spec.format == "webp" and p.size == size and p.box == full for p in plans)
+
+
 def _working_mode(im: PILImage) -> PILImage:
     """One 8-bit mode per family: L, LA, RGB or RGBA (alpha dropped when fully opaque)."""
     mode = im.mode
@@ -274,6 +282,8 @@ def decode(data: Source, specs: Sequence[VariantSpec], max_pixels: int) -> tuple
         scale = _draft_scale(im, plans, width, height, swapped)
         if frames > 1:
             im.seek(0)  # n_frames walked the file; go back to the first frame
+        if fmt == "jpeg" and frames == 1 and orientation == 1 and _full_size_webp(plans, im.size):
+            webp_direct.map_before_load(im)  # decode straight into a buffer libwebp can read
         im.load()  # frame 0 only: animations give their first frame
         if orientation != 1:
             ImageOps.exif_transpose(im, in_place=True)
@@ -377,8 +387,12 @@ def _encode(plan: _Plan, derived: _Derived, icc: bytes | None, icc_mode: str) ->
             options = {"compress_level": effort}
         if icc and _is_grey(im.mode) == _is_grey(icc_mode):
             options["icc_profile"] = icc  # keep the colour space; drop it after a mode change
-        buf = io.BytesIO()
-        im.save(buf, _SAVE_FORMAT[spec.format], **options)
+        direct = None
+        if spec.format == "webp" and shared is derived.base:  # full size: skip Pillow's ARGB copy
+            direct = webp_direct.encode(shared, spec.quality, effort, options.get("icc_profile"))
+        buf = io.BytesIO(direct) if direct is not None else io.BytesIO()
+        if direct is None:
+            im.save(buf, _SAVE_FORMAT[spec.format], **options)
         size = im.size
     except (OSError, ValueError) as exc:
         raise PermanentImageError(f"variant '{spec.name}': cannot encode {spec.format}: {exc}") from exc
@@ -421,6 +435,8 @@ def render_variants(
     base, info, scale = decode(data, specs, max_pixels)
     icc = base.info.get("icc_profile") if info.mode not in ("CMYK", "YCbCr", "LAB") else None
     plans = sorted(_plans(specs, info.width, info.height), key=lambda p: -p.cost)
+    if _full_size_webp(plans, base.size):
+        base = webp_direct.adopt(base)  # no-op when decoded into our buffer already
     derived = _Derived(base, scale, plans)
     del base
     results: dict[str, VariantInfo] = {}
