@@ -278,19 +278,17 @@ INPUTS: tuple[InputCase, ...] = (
 
 
 def markdown() -> str:
-    rows = [
-        "| input | outcome | recorded |",
-        "|---|---|---|",
-    ]
+    """The table for the README's "Reliability and security" section."""
+    rows = ["| input | uploaded as | outcome |", "|---|---|---|"]
     for case in INPUTS:
         if case.status == "done":
-            what = f"`done`, format `{case.format}`, {case.size[0]}×{case.size[1]}" if case.size else "`done`"
-            what += ", 5 variants"
+            size = f", {case.size[0]}×{case.size[1]}" if case.size else ""
+            what = f"`done`: format `{case.format}`{size}, 5 variants"
         else:
-            what = f"`failed`, error contains “{case.error}”; no variants, no retry"
+            what = f"`failed`: error says “…{case.error}…”; no variants, no retry"
         if case.note:
-            what += f" — {case.note}"
-        rows.append(f"| {case.description} (`{case.key}`) | {case.status} | {what} |")
+            what += f" ({case.note})"
+        rows.append(f"| {case.description} | `{case.key}` | {what} |")
     return "\n".join(rows) + "\n"
 
 
