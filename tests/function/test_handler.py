@@ -348,6 +348,8 @@ def test_metrics_and_json_logs(aws, capsys) -> None:
     names = {m["Name"] for line in emf for d in line["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
     assert {"ImagesProcessed", "ImagesFailed", "ProcessingDuration", "SourceBytes"} <= names
     assert all(line["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "imgpipe" for line in emf)
+    assert all(line["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["service"]] for line in emf)
+    assert all(line["service"] == "imgpipe" for line in emf)
     steps = [line["message"] for line in lines if "message" in line and line.get("source_key") == "m.jpg"]
     assert steps[:2] == ["claimed", "downloaded"] and steps[-1] == "done"
     assert sum(s == "variant stored" for s in steps) == len(DEFAULT_VARIANTS)
