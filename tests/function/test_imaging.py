@@ -214,3 +214,14 @@ def test_render_refuses_bad_images_and_big_ones() -> None:
         render(b"text", width=10, height=10, fit="inside", fmt="png", quality=80, max_pixels=LIMIT)
     with pytest.raises(PermanentImageError, match="over the limit of 100"):
         render(samples.jpeg(), width=10, height=10, fit="inside", fmt="png", quality=80, max_pixels=100)
+
+
+@pytest.mark.parametrize(
+    ("memory", "cpus", "expected"), [("1024", 6, 1), ("1769", 6, 1), ("3008", 6, 2), ("", 2, 2)]
+)
+def test_threads_follow_the_vcpus_lambda_memory_buys(
+    monkeypatch, memory: str, cpus: int, expected: int
+) -> None:
+    monkeypatch.setattr(imaging.os, "sched_getaffinity", lambda _pid: set(range(cpus)), raising=False)
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory)
+    assert imaging.default_threads() == expected
