@@ -9,6 +9,7 @@ SQS dead-letter queue) and the S3 → Lambda wiring (permission first, then the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
@@ -21,8 +22,21 @@ DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # SQS maximum: time to notice, fix and r
 
 
 def function_code(root: str = ".") -> pulumi.Archive:
-    """The function archive: the ``function/`` package at the archive root (handler contract)."""
-    return pulumi.AssetArchive({"function": pulumi.FileArchive(f"{root}/function")})
+    """The function archive: the ``function/`` package at the archive root (handler contract).
+
+    Only the ``.py`` sources, listed one by one: a plain ``FileArchive`` would also pack
+    ``__pycache__``, whose bytes differ between checkouts and would redeploy unchanged code.
+    """
+    package = Path(root) / "function"
+    sources = sorted(
+        p.relative_to(package).as_posix() for p in package.rglob("*.py") if "__pycache__" not in p.parts
+    )
+    if not sources:
+        raise FileNotFoundError(
+            f"no handler sources in {package}: run pulumi from the imgpipe project directory"
+        )
+    files = {name: pulumi.FileAsset(f"{package.as_posix()}/{name}") for name in sources}
+    return pulumi.AssetArchive({"function": pulumi.AssetArchive(files)})
 
 
 @dataclass

@@ -47,7 +47,10 @@ def test_function_follows_the_handler_contract(dev: Graph) -> None:
     assert "reservedConcurrentExecutions" not in fn.inputs  # dev: unreserved
     code = fn.inputs["code"]
     assert list(code.assets) == ["function"]
-    assert code.assets["function"].path == "./function"
+    files = code.assets["function"].assets
+    assert "handler.py" in files and "imaging.py" in files and "variants.py" in files
+    assert all(name.endswith(".py") and "__pycache__" not in name for name in files)
+    assert all(asset.path == f"function/{name}" for name, asset in files.items())
     assert fn.inputs["role"] == part(dev, "aws:iam/role:Role").state["arn"]
 
 
