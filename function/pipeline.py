@@ -147,6 +147,9 @@ class Pipeline:
                 )
             source_bytes = info.bytes
         except (PermanentImageError, SourceUnavailableError) as exc:
+            # e.g. a WebP variant over 16,383 px after other variants were stored: a failed
+            # image leaves no variants behind.
+            self.store.delete_variants([v["key"] for v in variants.values()])
             return self._fail(ref, image_id, owner, started, str(exc), source_bytes)
 
         finished = time.time()

@@ -149,6 +149,14 @@ class Store:
             },
         )
 
+    def delete_variants(self, keys: list[str]) -> None:
+        """Remove variants written before the image turned out to be unprocessable."""
+        if keys:
+            self.s3.delete_objects(
+                Bucket=self.settings.processed_bucket,
+                Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True},
+            )
+
     # ------------------------------------------------------------------ DynamoDB
 
     def _key(self, image_id: str) -> dict[str, Any]:

@@ -353,3 +353,15 @@ def test_metrics_and_json_logs(aws, capsys) -> None:
     steps = [line["message"] for line in lines if "message" in line and line.get("source_key") == "m.jpg"]
     assert steps[:2] == ["claimed", "downloaded"] and steps[-1] == "done"
     assert sum(s == "variant stored" for s in steps) == len(DEFAULT_VARIANTS)
+
+
+def test_variant_that_cannot_be_encoded_fails_the_image_and_leaves_no_variants(aws, monkeypatch) -> None:
+    monkeypatch.setenv(
+        "VARIANTS",
+        '[{"name":"thumb","format":"jpeg","max_width":100},{"name":"full","format":"webp"}]',
+    )
+    event = aws.upload("panorama.png", samples.encode(Image.new("L", (16500, 2), 90), "PNG"))
+    assert aws.invoke(event)["results"][0]["status"] == "failed"
+    item = aws.item(_id(event))
+    assert item["status"] == "failed" and "WebP cannot exceed 16383 px" in item["error"]
+    assert aws.s3.list_objects_v2(Bucket=PROCESSED).get("KeyCount") == 0
