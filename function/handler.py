@@ -7,12 +7,15 @@ load on the first event, so ``import function.handler`` (cold start) stays small
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "imgpipe"))
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "imgpipe"))
+# Duplicate and ignored events record no metric; that is expected, not worth a warning each time.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 
 @metrics.log_metrics
