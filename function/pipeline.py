@@ -149,7 +149,7 @@ class Pipeline:
         except (PermanentImageError, SourceUnavailableError) as exc:
             # e.g. a WebP variant over 16,383 px after other variants were stored: a failed
             # image leaves no variants behind.
-            self.store.delete_variants([v["key"] for v in variants.values()])
+            self._cleanup([v["key"] for v in variants.values()])
             return self._fail(ref, image_id, owner, started, str(exc), source_bytes)
 
         finished = time.time()
@@ -195,6 +195,13 @@ class Pipeline:
         # A bad upload is the user's problem, not an outage: warning, and no retry.
         self.logger.warning("failed", extra={"error": error, "duration_ms": duration_ms})
         return Outcome(image_id, ref.bucket, ref.key, "failed", error)
+
+    def _cleanup(self, keys: list[str]) -> None:
+        """Best effort (needs s3:DeleteObject): an orphan variant is better than a retry storm."""
+        try:
+            self.store.delete_variants(keys)
+        except Exception:
+            self.logger.warning("could not delete partial variants", extra={"keys": keys}, exc_info=True)
 
     def _release(self, image_id: str, owner: str) -> None:
         """Best effort: end our lease so Lambda's retry can claim the item immediately."""
