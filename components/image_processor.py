@@ -154,12 +154,13 @@ class ImageProcessor(pulumi.ComponentResource):
                 },
                 {
                     "sid": "WriteVariants",
-                    "actions": ["s3:PutObject"],
+                    # Delete: a run that fails half-way removes the variants it already wrote.
+                    "actions": ["s3:DeleteObject", "s3:PutObject"],
                     "resources": [Output.concat(args.processed_bucket_arn, "/*")],
                 },
                 {
                     "sid": "RecordMetadata",
-                    "actions": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+                    "actions": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
                     "resources": [args.table_arn],
                 },
                 {
@@ -206,6 +207,8 @@ class ImageProcessor(pulumi.ComponentResource):
             reserved_concurrent_executions=args.reserved_concurrency,
             environment={
                 "variables": {
+                    # events from any other bucket are ignored: variants never retrigger the pipeline
+                    "UPLOAD_BUCKET": args.upload_bucket_name,
                     "PROCESSED_BUCKET": args.processed_bucket_name,
                     "METADATA_TABLE": args.table_name,
                     "VARIANTS": args.variants_json,

@@ -57,6 +57,7 @@ def test_function_follows_the_handler_contract(dev: Graph) -> None:
 def test_function_environment_is_the_contract(dev: Graph) -> None:
     env = part(dev, FUNCTION).inputs["environment"]["variables"]
     assert env == {
+        "UPLOAD_BUCKET": storage(dev, "uploads", "aws:s3/bucket:Bucket").id,
         "PROCESSED_BUCKET": storage(dev, "processed", "aws:s3/bucket:Bucket").id,
         "METADATA_TABLE": storage(dev, "metadata", "aws:dynamodb/table:Table").id,
         "VARIANTS": load(stack_config("dev")).variants_json,
@@ -116,8 +117,8 @@ def test_role_policy_grants_exactly_what_the_handler_needs(dev: Graph) -> None:
     group = part(dev, "aws:cloudwatch/logGroup:LogGroup").state["arn"]
     assert grants == {
         "ReadUploads": (["s3:GetObject", "s3:GetObjectVersion"], f"{uploads}/*"),
-        "WriteVariants": ("s3:PutObject", f"{processed}/*"),
-        "RecordMetadata": (["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"], table),
+        "WriteVariants": (["s3:DeleteObject", "s3:PutObject"], f"{processed}/*"),
+        "RecordMetadata": (["dynamodb:GetItem", "dynamodb:UpdateItem"], table),
         "DecryptUploads": ("kms:Decrypt", key["uploads"]),
         "EncryptVariantsAndMetadata": (
             ["kms:Decrypt", "kms:GenerateDataKey"],
