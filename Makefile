@@ -7,6 +7,7 @@ PY := $(BIN)/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt layer/requirements.txt | cksum | cut -d' ' -f1)
 STACK ?=
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 
 .PHONY: help setup layer test test-unit test-function test-integration lint demo up down status verify bench soak redrive clean
 
@@ -51,8 +52,8 @@ redrive: setup ## reprocess the messages in the local stack's dead-letter queue
 soak: setup ## burst of uploads with injected faults against the local stack (N=200)
 	$(PY) -m verify.soak $(if $(N),--count $(N)) $(if $(STACK),--stack $(STACK))
 
-bench: setup ## benchmark naive vs imgpipe vs pyvips (writes .bench/results.json and .bench/bench.png)
-	$(PY) -m bench
+bench: setup ## benchmark naive vs imgpipe vs pyvips (.bench/results.json, bench.png); BENCH_ARGS=--strict fails on a missed target
+	$(PY) -m bench $(BENCH_ARGS)
 
 lint: setup ## ruff
 	$(BIN)/ruff check .
