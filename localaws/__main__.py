@@ -60,6 +60,14 @@ def _running(state_dir: Path) -> dict[str, Any] | None:
 # --- the engine process ---------------------------------------------------------------------
 
 
+def _iam_setting() -> bool:
+    """``IMGPIPE_LOCAL_IAM``: ``on`` (default) checks each function's calls against its role."""
+    value = os.environ.get("IMGPIPE_LOCAL_IAM", "on").strip().lower() or "on"
+    if value not in ("on", "off"):
+        raise ValueError(f"IMGPIPE_LOCAL_IAM={value!r}: use on (the default) or off")
+    return value == "on"
+
+
 def serve(args: argparse.Namespace) -> int:
     """Runs in the detached process: deploy, write state, serve until SIGTERM, then destroy."""
     from localaws.engine import LocalEngine
@@ -81,8 +89,9 @@ def serve(args: argparse.Namespace) -> int:
             fault_spec=os.environ.get("IMGPIPE_LOCAL_FAULTS", ""),
             port=args.port,
             say=say,
+            enforce_iam=_iam_setting(),
         )
-    except FaultSpecError as e:
+    except (FaultSpecError, ValueError) as e:
         say(f"error: {e}")
         say(FAILED)
         return 1
@@ -111,11 +120,18 @@ def serve(args: argparse.Namespace) -> int:
         say(f"    {key:<18}: {shown}")
     if engine.faults.probabilities:
         say(f"\nfault injection on: {engine.faults.describe()}")
+    say(
+        "IAM: each function's calls are checked against its role's policies (IMGPIPE_LOCAL_IAM=off: not)"
+        if engine.enforce_iam
+        else "IAM: not enforced (IMGPIPE_LOCAL_IAM=off)"
+    )
     say(READY)
     stop.wait()
     say("\ndestroying the local stack:")
     left = engine.destroy()
     engine.stop()
+    if engine.enforce_iam:
+        say(f"IAM: {engine.enforcer.checked} function call(s) checked, {engine.enforcer.denied} denied")
     say("left behind: " + ", ".join(f"{v} {k}" for k, v in left.items()))
     for name in ENGINE_FILES:
         (state_dir / name).unlink(missing_ok=True)
@@ -165,7 +181,8 @@ def up(args: argparse.Namespace) -> int:
 
     try:
         parse(os.environ.get("IMGPIPE_LOCAL_FAULTS", ""))
-    except FaultSpecError as e:
+        _iam_setting()
+    except (FaultSpecError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -251,7 +268,10 @@ def status(args: argparse.Namespace) -> int:
     print(
         f"local stack running: pid {state['pid']}, endpoint {state['endpoint_url']}, stack {state['stack']}"
     )
-    print(f"{len(state['resources'])} resources; faults: {state.get('faults', 'none')}")
+    print(
+        f"{len(state['resources'])} resources; faults: {state.get('faults', 'none')}; "
+        f"IAM: {state.get('iam', 'off')}"
+    )
     for key, value in outputs.items():
         print(f"    {key:<18}: {'[secret]' if key == 'api_key' else value}")
     try:

@@ -27,6 +27,7 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
+from localaws import access
 from localaws import faults as faults_mod
 from localaws.functions import FunctionError, FunctionRuntime
 from localaws.resources import Context, UnknownInvoke, UnknownResourceType, handler_for
@@ -173,11 +174,14 @@ class LocalEngine:
     port: int = 0
     say: Callable[[str], None] = print
     region: str = REGION
+    # Check each function's AWS calls against its role's policies (localaws/access.py).
+    enforce_iam: bool = True
 
     def __post_init__(self) -> None:
         self.program_dir = self.program_dir.resolve()
         self.state_dir = self.state_dir.resolve()
         self.faults = faults_mod.Faults(self.fault_spec)
+        self.enforcer = access.Enforcer(enabled=self.enforce_iam)
         self.created: list[Created] = []
         self._lock = threading.Lock()
         self._inflight_lock = threading.Lock()
@@ -203,8 +207,15 @@ class LocalEngine:
         self.ctx = Context(
             endpoint_url=self.endpoint_url, region=self.region, program_dir=self.program_dir, say=self.say
         )
+        access.install(self.enforcer)
         self.runtime = FunctionRuntime(
-            self.endpoint_url, self.region, self.state_dir, self.faults, self.ctx.dead_letters, say=self.say
+            self.endpoint_url,
+            self.region,
+            self.state_dir,
+            self.faults,
+            self.ctx.dead_letters,
+            say=self.say,
+            enforcer=self.enforcer,
         )
         self.runtime.install()
         self.ctx.on_function_created = self.runtime.prewarm
@@ -383,6 +394,7 @@ class LocalEngine:
             "program": str(self.program_dir),
             "stack": self.stack,
             "faults": self.faults.describe(),
+            "iam": "enforced" if self.enforce_iam else "off",
             "resources": [
                 {"type": r.type, "name": r.name, "id": r.id, "state": _jsonable(r.state)}
                 for r in self.created

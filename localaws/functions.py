@@ -14,7 +14,8 @@ private names, pinned in requirements-dev.txt):
   buckets, so they are filled in here.
 
 Each function gets warm worker processes (``localaws/worker.py``), started with the function's
-environment plus ``AWS_ENDPOINT_URL`` and dummy credentials, running on the host's Python with
+environment plus ``AWS_ENDPOINT_URL`` and its role's session credentials (STS ``AssumeRole``,
+checked against the role's policies by ``localaws.access``), running on the host's Python with
 the layer's pinned requirements installed in the virtualenv (the layer zip holds manylinux
 wheels for Lambda, which this host cannot load).
 """
@@ -37,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from localaws import access
 from localaws.faults import WORKER_APP_ID, Faults
 
 ACCOUNT_ID = "123456789012"
@@ -97,6 +99,7 @@ class Function:
     timeout_s: float
     memory_mb: int
     code_dir: Path
+    role_arn: str = ""
     idle: list[Worker] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -121,8 +124,11 @@ class FunctionRuntime:
         dead_letters: dict[str, str],
         say: Callable[[str], None] = print,
         concurrency: int = 2,
+        enforcer: access.Enforcer | None = None,
     ) -> None:
         self.endpoint_url = endpoint_url
+        # None: workers get dummy credentials and nothing they call is checked.
+        self.enforcer = enforcer
         self.region = region
         self.work_dir = work_dir
         self.faults = faults
@@ -172,6 +178,7 @@ class FunctionRuntime:
                 timeout_s=float(fn.timeout or 3),
                 memory_mb=int(fn.memory_size or 128),
                 code_dir=code_dir,
+                role_arn=str(fn.role or ""),
             )
             if known:
                 self._retire(known)
@@ -204,6 +211,15 @@ class FunctionRuntime:
         for w in workers:
             w.kill()
 
+    def _credentials(self, fn: Function) -> dict[str, str]:
+        """The role's session credentials (checked by moto's IAM), or dummy ones when off."""
+        if self.enforcer is None or not self.enforcer.enabled:
+            keys = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+            return dict.fromkeys(keys, "local")
+        creds = access.assume_role(self.endpoint_url, self.region, fn.role_arn, fn.name)
+        self.enforcer.watch(creds["AWS_ACCESS_KEY_ID"], fn.name)
+        return creds
+
     def _start_worker(self, fn: Function) -> Worker:
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -211,9 +227,7 @@ class FunctionRuntime:
             "TZ": "UTC",
             **fn.env,
             "AWS_ENDPOINT_URL": self.endpoint_url,
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
-            "AWS_SESSION_TOKEN": "local",
+            **self._credentials(fn),
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
             "AWS_SDK_UA_APP_ID": WORKER_APP_ID,
@@ -261,7 +275,12 @@ class FunctionRuntime:
         with fn.lock:
             worker = fn.idle.pop() if fn.idle else None
         if worker is None or not worker.alive():
-            worker = self._start_worker(fn)
+            try:
+                worker = self._start_worker(fn)
+            except Exception as e:  # e.g. the role is gone: Lambda reports it as the invoke error
+                raise FunctionError(
+                    fn.name, {"errorType": "Runtime.InitError", "errorMessage": f"cannot start: {e}"}
+                ) from e
         request_id = str(uuid.uuid4())
         deadline_ms = time.time() * 1000 + fn.timeout_s * 1000
         try:

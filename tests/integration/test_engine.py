@@ -7,6 +7,7 @@ test_verify.py and test_api_local.py.
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -149,6 +150,35 @@ def test_transient_s3_and_dynamodb_faults_are_retried(mini_stack: tuple[dict[str
     assert injected.get("s3_put", 0) + injected.get("ddb_put", 0) > 0
 
 
+def test_missing_role_permission_fails_the_invocation_like_aws(
+    mini_stack: tuple[dict[str, Any], Path],
+) -> None:
+    """The readonly function's role lacks s3:PutObject: its write is refused, its read allowed."""
+    outputs, _ = mini_stack
+    key = "iam/probe.txt"
+    put = client(outputs, "s3").put_object(Bucket=outputs["upload_bucket"], Key=key, Body=b"p")
+    event = {
+        "Records": [
+            {
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "bucket": {"name": outputs["upload_bucket"]},
+                    "object": {"key": key, "versionId": put["VersionId"], "sequencer": "00"},
+                },
+            }
+        ]
+    }
+    answer = client(outputs, "lambda").invoke(
+        FunctionName=outputs["readonly_function_name"], Payload=json.dumps(event).encode()
+    )
+    assert answer.get("FunctionError") == "Unhandled"
+    error = json.loads(answer["Payload"].read())
+    assert error["errorType"] in ("ClientError", "AccessDenied")  # botocore's class for the code
+    assert "AccessDenied" in error["errorMessage"] and "PutObject" in error["errorMessage"]
+    # The same upload's notification runs the main function, whose role allows the write.
+    wait_for(lambda: [i for i in items(outputs) if i["key"]["S"] == key], "the allowed function's item")
+
+
 def test_second_up_is_refused_while_running(mini_stack: tuple[dict[str, Any], Path]) -> None:
     _, state_dir = mini_stack
     again = localaws(state_dir, "up", "--program", str(PROGRAMS / "mini"))
@@ -176,6 +206,8 @@ def test_down_removes_every_resource_and_keeps_the_contact_sheet(tmp_path: Path)
     assert down.returncode == 0, down.stdout + down.stderr
     assert "left behind: 0 buckets, 0 tables, 0 functions, 0 queues, 0 rest_apis" in down.stdout
     assert "- aws:lambda/function:Function" in down.stdout
+    # The function ran under its role's credentials and every call was checked and allowed.
+    assert re.search(r"IAM: [1-9]\d* function call\(s\) checked, 0 denied", down.stdout), down.stdout
     assert not (tmp_path / "state.json").exists() and not (tmp_path / "outputs.json").exists()
     assert sheet.exists()
     assert "no local stack running" in localaws(tmp_path, "status").stdout

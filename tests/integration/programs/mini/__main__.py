@@ -49,20 +49,54 @@ table = aws.dynamodb.Table(
     deletion_protection_enabled=True,
 )
 dlq = aws.sqs.Queue("dlq", message_retention_seconds=1209600)
-role = aws.iam.Role(
-    "fn-role",
-    assume_role_policy=json.dumps(
-        {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "lambda.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                }
-            ],
-        }
+LAMBDA_TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+)
+
+
+def access_policy(statements: list[dict]) -> pulumi.Output[str]:
+    return aws.iam.get_policy_document_output(statements=statements).json
+
+
+read_uploads = {
+    "actions": ["s3:GetObject", "s3:GetObjectVersion"],
+    "resources": [uploads.arn.apply(lambda a: f"{a}/*")],
+}
+write_items = {"actions": ["dynamodb:PutItem"], "resources": [table.arn]}
+role = aws.iam.Role("fn-role", assume_role_policy=LAMBDA_TRUST)
+aws.iam.RolePolicy(
+    "fn-access",
+    role=role.id,
+    policy=access_policy(
+        [
+            read_uploads,
+            {"actions": ["s3:PutObject"], "resources": [output.arn.apply(lambda a: f"{a}/copy/*")]},
+            write_items,
+        ]
     ),
+)
+# The same code under a role without s3:PutObject: the local IAM check must refuse its write.
+readonly_role = aws.iam.Role("readonly-role", assume_role_policy=LAMBDA_TRUST)
+aws.iam.RolePolicy(
+    "readonly-access", role=readonly_role.id, policy=access_policy([read_uploads, write_items])
+)
+readonly_fn = aws.lambda_.Function(
+    "readonly-fn",
+    role=readonly_role.arn,
+    runtime="python3.12",
+    handler="handler.app.handler",
+    code=pulumi.AssetArchive({"handler": pulumi.FileArchive("./handler")}),
+    timeout=30,
+    environment={"variables": {"OUTPUT_BUCKET": output.id, "TABLE": table.name, "SUFFIX": suffix}},
 )
 fn = aws.lambda_.Function(
     "fn",
@@ -92,5 +126,6 @@ pulumi.export("upload_bucket", uploads.id)
 pulumi.export("output_bucket", output.id)
 pulumi.export("table", table.name)
 pulumi.export("function_name", fn.name)
+pulumi.export("readonly_function_name", readonly_fn.name)
 pulumi.export("dlq_url", dlq.url)
 pulumi.export("token", pulumi.Output.secret("s3cret"))

@@ -1,0 +1,166 @@
+"""localaws.access on an in-process moto server: role policies checked for watched credentials only."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto.core import authorization
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+from localaws import access
+
+pytestmark = pytest.mark.integration
+
+REGION = "us-east-1"
+TABLE_ARN = f"arn:aws:dynamodb:{REGION}:123456789012:table/items"
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    admin = admin_client(url, "s3")
+    for bucket in ("in-bucket", "out-bucket", "cache-bucket"):
+        admin.create_bucket(Bucket=bucket)
+    admin.put_object(Bucket="in-bucket", Key="a.txt", Body=b"a")
+    admin_client(url, "dynamodb").create_table(
+        TableName="items",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    iam = admin_client(url, "iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    iam.create_role(RoleName="fn", AssumeRolePolicyDocument=json.dumps(trust))
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": ["arn:aws:s3:::in-bucket/*", "arn:aws:s3:::cache-bucket/*"],
+            },
+            {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::in-bucket"},
+            {"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::out-bucket/*"},
+            {"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem"], "Resource": TABLE_ARN},
+        ],
+    }
+    iam.put_role_policy(RoleName="fn", PolicyName="access", PolicyDocument=json.dumps(policy))
+    yield url
+    server.stop()
+
+
+@pytest.fixture
+def enforcer(monkeypatch: pytest.MonkeyPatch) -> access.Enforcer:
+    """The hook installed for this test only (moto's original method restored afterwards)."""
+    cls = authorization.ActionAuthenticatorMixin
+    name = "_authenticate_and_authorize_action"
+    monkeypatch.setattr(cls, name, cls.__dict__[name])
+    monkeypatch.setattr(access, "_installed", None)
+    e = access.Enforcer()
+    access.install(e)
+    return e
+
+
+def admin_client(url: str, service: str) -> Any:
+    return boto3.client(
+        service,
+        region_name=REGION,
+        endpoint_url=url,
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+
+
+def role_clients(url: str, e: access.Enforcer, watch: bool = True) -> tuple[Any, Any]:
+    creds = access.assume_role(url, REGION, "arn:aws:iam::123456789012:role/fn", "fn")
+    if watch:
+        e.watch(creds["AWS_ACCESS_KEY_ID"], "fn")
+    session = boto3.session.Session(
+        aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=creds["AWS_SESSION_TOKEN"],
+        region_name=REGION,
+    )
+    return session.client("s3", endpoint_url=url), session.client("dynamodb", endpoint_url=url)
+
+
+def code(call: Any) -> str:
+    with pytest.raises(ClientError) as info:
+        call()
+    return str(info.value.response["Error"]["Code"])
+
+
+def test_s3_actions_are_checked_against_the_object_arn(endpoint: str, enforcer: access.Enforcer) -> None:
+    s3, _ = role_clients(endpoint, enforcer)
+    assert s3.get_object(Bucket="in-bucket", Key="a.txt")["Body"].read() == b"a"
+    s3.head_object(Bucket="in-bucket", Key="a.txt")  # HeadObject needs s3:GetObject, as on AWS
+    s3.put_object(Bucket="out-bucket", Key="v.txt", Body=b"v")
+    assert code(lambda: s3.put_object(Bucket="in-bucket", Key="v.txt", Body=b"v")) == "AccessDenied"
+    assert code(lambda: s3.get_object(Bucket="out-bucket", Key="v.txt")) == "AccessDenied"
+    assert enforcer.denied == 2
+
+
+def test_missing_key_is_404_only_with_list_bucket_like_s3(endpoint: str, enforcer: access.Enforcer) -> None:
+    s3, _ = role_clients(endpoint, enforcer)
+    assert code(lambda: s3.get_object(Bucket="in-bucket", Key="nope")) == "NoSuchKey"
+    assert code(lambda: s3.head_object(Bucket="in-bucket", Key="nope")) == "404"
+    # s3:GetObject alone: S3 does not reveal whether the key exists.
+    assert code(lambda: s3.get_object(Bucket="cache-bucket", Key="nope")) == "AccessDenied"
+    assert code(lambda: s3.head_object(Bucket="cache-bucket", Key="nope")) == "403"
+
+
+def test_dynamodb_actions_are_checked_against_the_table_arn(endpoint: str, enforcer: access.Enforcer) -> None:
+    _, ddb = role_clients(endpoint, enforcer)
+    ddb.put_item(TableName="items", Item={"id": {"S": "1"}})
+    assert ddb.get_item(TableName="items", Key={"id": {"S": "1"}})["Item"]["id"]["S"] == "1"
+    update = lambda: ddb.update_item(  # noqa: E731
+        TableName="items",
+        Key={"id": {"S": "1"}},
+        UpdateExpression="SET a = :a",
+        ExpressionAttributeValues={":a": {"S": "x"}},
+    )
+    with pytest.raises(ClientError) as info:
+        update()
+    # JSON-protocol error shape, as DynamoDB answers: boto3 reads the code and the message.
+    assert info.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert "dynamodb:UpdateItem" in info.value.response["Error"]["Message"]
+    assert TABLE_ARN in info.value.response["Error"]["Message"]
+    assert code(lambda: ddb.delete_table(TableName="items")) == "AccessDeniedException"
+
+
+def test_unwatched_and_disabled_credentials_are_not_checked(endpoint: str, enforcer: access.Enforcer) -> None:
+    # The deployer / developer's dummy keys and sessions not started by the engine: moto's default.
+    admin_client(endpoint, "s3").put_object(Bucket="in-bucket", Key="admin.txt", Body=b"x")
+    s3, _ = role_clients(endpoint, enforcer, watch=False)
+    s3.put_object(Bucket="in-bucket", Key="unwatched.txt", Body=b"x")
+    enforcer.enabled = False
+    s3, _ = role_clients(endpoint, enforcer)
+    s3.put_object(Bucket="in-bucket", Key="off.txt", Body=b"x")
+    assert enforcer.denied == 0
+
+
+def test_json_request_resources() -> None:
+    assert access.resources_for("dynamodb", REGION, {"TableName": "t", "IndexName": "i"}, "*") == [
+        f"arn:aws:dynamodb:{REGION}:123456789012:table/t/index/i"
+    ]
+    assert access.resources_for("dynamodb", REGION, {"RequestItems": {"a": [], "b": []}}, "*") == [
+        f"arn:aws:dynamodb:{REGION}:123456789012:table/a",
+        f"arn:aws:dynamodb:{REGION}:123456789012:table/b",
+    ]
+    assert access.resources_for("kms", REGION, {"KeyId": "1234"}, "*") == [
+        f"arn:aws:kms:{REGION}:123456789012:key/1234"
+    ]
+    assert access.resources_for("sqs", REGION, {}, "arn:aws:sqs:x") == ["arn:aws:sqs:x"]
