@@ -320,11 +320,18 @@ class UploadApi(pulumi.ComponentResource):
                 {"sid": "ReadItems", "actions": ["dynamodb:GetItem"], "resources": [args.table_arn]},
                 {
                     "sid": "ReadSourcesAndRenders",
-                    "actions": ["s3:GetObject"],
+                    # the source is read by its version id: that is s3:GetObjectVersion
+                    "actions": ["s3:GetObject", "s3:GetObjectVersion"],
                     "resources": [
                         Output.concat(args.upload_bucket_arn, "/*"),
                         Output.concat(args.processed_bucket_arn, "/*"),
                     ],
+                },
+                {
+                    # a cache miss (HEAD of a missing render) is 404 only with ListBucket, else 403
+                    "sid": "FindRenders",
+                    "actions": ["s3:ListBucket"],
+                    "resources": [args.processed_bucket_arn],
                 },
                 {
                     "sid": "WriteRenders",
