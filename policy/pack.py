@@ -8,6 +8,8 @@ analyzer does.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pulumi_policy import (
     EnforcementLevel,
     Policy,
@@ -24,7 +26,7 @@ from policy.view import from_crossguard
 PACK_NAME = "imgpipe"
 
 
-def _resource_policy(rule: Rule) -> ResourceValidationPolicy:
+def _resource_validate(rule: Rule) -> Callable[[ResourceValidationArgs, ReportViolation], None]:
     check: ResourceCheck = rule.check  # type: ignore[assignment]
     types = frozenset(rule.resource_types)
 
@@ -34,16 +36,10 @@ def _resource_policy(rule: Rule) -> ResourceValidationPolicy:
         for message in check(args.resource_type, args.props):
             report_violation(message, None)
 
-    return ResourceValidationPolicy(
-        name=rule.name,
-        description=rule.description,
-        validate=validate,
-        enforcement_level=EnforcementLevel(rule.enforcement),
-        remediation_steps=rule.remediation or None,
-    )
+    return validate
 
 
-def _stack_policy(rule: Rule) -> StackValidationPolicy:
+def _stack_validate(rule: Rule) -> Callable[[StackValidationArgs, ReportViolation], None]:
     check: StackCheck = rule.check  # type: ignore[assignment]
 
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
@@ -51,7 +47,18 @@ def _stack_policy(rule: Rule) -> StackValidationPolicy:
         for violation in check(resources):
             report_violation(violation.message, violation.urn)
 
-    return StackValidationPolicy(
+    return validate
+
+
+def _policy(rule: Rule) -> Policy:
+    """The CrossGuard policy of one rule: only the ``validate`` callback depends on its kind."""
+    policy_cls: type[ResourceValidationPolicy] | type[StackValidationPolicy]
+    validate: Callable[..., None]
+    if rule.kind == "resource":
+        policy_cls, validate = ResourceValidationPolicy, _resource_validate(rule)
+    else:
+        policy_cls, validate = StackValidationPolicy, _stack_validate(rule)
+    return policy_cls(
         name=rule.name,
         description=rule.description,
         validate=validate,
@@ -62,4 +69,4 @@ def _stack_policy(rule: Rule) -> StackValidationPolicy:
 
 def build_policies() -> list[Policy]:
     """One CrossGuard policy per rule, in ``RULES`` order."""
-    return [_resource_policy(r) if r.kind == "resource" else _stack_policy(r) for r in RULES]
+    return [_policy(r) for r in RULES]

@@ -48,6 +48,16 @@ LAMBDA_PERMISSION = "aws:lambda/permission:Permission"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 DYNAMODB_TABLE = "aws:dynamodb/table:Table"
 API_METHOD = "aws:apigateway/method:Method"
+# Resources whose ``policy`` input is one IAM policy document (IAM_ROLE carries several).
+POLICY_RESOURCES = (
+    IAM_ROLE_POLICY,
+    IAM_POLICY,
+    IAM_USER_POLICY,
+    IAM_GROUP_POLICY,
+    BUCKET_POLICY,
+    SQS_QUEUE_POLICY,
+    SNS_TOPIC_POLICY,
+)
 
 PUBLIC_ACLS = frozenset({"public-read", "public-read-write", "authenticated-read"})
 PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
@@ -135,15 +145,7 @@ def policy_documents(resource_type: str, props: Mapping[str, Any]) -> list[tuple
     do not apply to them.
     """
     docs: list[tuple[str, Any]] = []
-    if resource_type in (
-        IAM_ROLE_POLICY,
-        IAM_POLICY,
-        IAM_USER_POLICY,
-        IAM_GROUP_POLICY,
-        BUCKET_POLICY,
-        SQS_QUEUE_POLICY,
-        SNS_TOPIC_POLICY,
-    ):
+    if resource_type in POLICY_RESOURCES:
         if props.get("policy") is not None:
             docs.append(("policy", props["policy"]))
     elif resource_type == IAM_ROLE:
@@ -525,32 +527,14 @@ RULES: tuple[Rule, ...] = (
         "IAM/resource policies allow no '*', 'service:*' or NotAction",
         "resource",
         iam_no_wildcard_actions,
-        (
-            IAM_ROLE,
-            IAM_ROLE_POLICY,
-            IAM_POLICY,
-            IAM_USER_POLICY,
-            IAM_GROUP_POLICY,
-            BUCKET_POLICY,
-            SQS_QUEUE_POLICY,
-            SNS_TOPIC_POLICY,
-        ),
+        (IAM_ROLE, *POLICY_RESOURCES),
     ),
     Rule(
         "iam-no-star-resource-on-data",
         "IAM/resource policies allow no s3/dynamodb/kms/sqs action on '*'",
         "resource",
         iam_no_star_resource_on_data,
-        (
-            IAM_ROLE,
-            IAM_ROLE_POLICY,
-            IAM_POLICY,
-            IAM_USER_POLICY,
-            IAM_GROUP_POLICY,
-            BUCKET_POLICY,
-            SQS_QUEUE_POLICY,
-            SNS_TOPIC_POLICY,
-        ),
+        (IAM_ROLE, *POLICY_RESOURCES),
     ),
     Rule(
         "iam-no-broad-managed-policies",
