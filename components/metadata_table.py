@@ -12,6 +12,8 @@ import pulumi
 import pulumi_aws as aws
 from pulumi import Output, ResourceOptions
 
+from components.encryption_key import customer_key
+
 HASH_KEY = "image_id"
 INDEXES: dict[str, tuple[str, str]] = {
     # index name -> (hash key, range key)
@@ -44,18 +46,12 @@ class MetadataTable(pulumi.ComponentResource):
         super().__init__("imgpipe:storage:MetadataTable", name, None, opts)
         kept = ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect)
 
-        self.key = aws.kms.Key(
-            f"{name}-key",
-            description=f"imgpipe {pulumi.get_stack()} metadata table encryption",
-            enable_key_rotation=True,
-            deletion_window_in_days=30 if args.protect else 7,
-            opts=kept,
-        )
-        aws.kms.Alias(
-            f"{name}-key-alias",
-            name=f"alias/{pulumi.get_project()}-{pulumi.get_stack()}-metadata-key",
-            target_key_id=self.key.key_id,
-            opts=ResourceOptions(parent=self),
+        self.key = customer_key(
+            name,
+            self,
+            encrypts="metadata table",
+            protect=args.protect,
+            alias=f"{pulumi.get_project()}-{pulumi.get_stack()}-metadata-key",
         )
         attributes = sorted({HASH_KEY, *(k for keys in INDEXES.values() for k in keys)})
         self.table = aws.dynamodb.Table(

@@ -20,6 +20,8 @@ import pulumi
 import pulumi_aws as aws
 from pulumi import Input, Output, ResourceOptions
 
+from components.encryption_key import customer_key
+
 METRICS_NAMESPACE = "imgpipe"
 SERVICE = "imgpipe"
 CUSTOM_METRICS = ("ImagesProcessed", "ImagesFailed", "ProcessingDuration", "SourceBytes")
@@ -87,14 +89,7 @@ class Monitoring(pulumi.ComponentResource):
                 },
             ]
         )
-        self.key = aws.kms.Key(
-            f"{name}-key",
-            description=f"imgpipe {pulumi.get_stack()} alarm topic encryption",
-            enable_key_rotation=True,
-            deletion_window_in_days=7,
-            policy=key_policy.json,
-            opts=child,
-        )
+        self.key = customer_key(name, self, encrypts="alarm topic", policy=key_policy.json)
         self.topic = aws.sns.Topic(f"{name}-alarms", kms_master_key_id=self.key.arn, opts=child)
         topic_policy = aws.iam.get_policy_document_output(
             statements=[
@@ -235,6 +230,12 @@ def dashboard_body(
             },
         }
 
+    def sums(namespace: str, metrics: tuple[str, ...], dims: list[Any]) -> list[list[Any]]:
+        return [[namespace, metric, *dims] for metric in metrics]
+
+    def p50_p99(namespace: str, metric: str, dims: list[Any]) -> list[list[Any]]:
+        return [[namespace, metric, *dims, {"stat": p, "label": p}] for p in ("p50", "p99")]
+
     api = ["ApiName", api_name, "Stage", stage]
     custom = ["service", SERVICE]
     return {
@@ -243,20 +244,13 @@ def dashboard_body(
                 0,
                 0,
                 "Lambda invocations, errors, throttles",
-                [
-                    ["AWS/Lambda", "Invocations", *fn],
-                    ["AWS/Lambda", "Errors", *fn],
-                    ["AWS/Lambda", "Throttles", *fn],
-                ],
+                sums("AWS/Lambda", ("Invocations", "Errors", "Throttles"), fn),
             ),
             widget(
                 12,
                 0,
                 "Lambda duration p50 / p99 (ms)",
-                [
-                    ["AWS/Lambda", "Duration", *fn, {"stat": "p50", "label": "p50"}],
-                    ["AWS/Lambda", "Duration", *fn, {"stat": "p99", "label": "p99"}],
-                ],
+                p50_p99("AWS/Lambda", "Duration", fn),
                 stat="p50",
             ),
             widget(
@@ -287,38 +281,27 @@ def dashboard_body(
                 0,
                 12,
                 "API requests, 4XX, 5XX",
-                [
-                    ["AWS/ApiGateway", "Count", *api],
-                    ["AWS/ApiGateway", "4XXError", *api],
-                    ["AWS/ApiGateway", "5XXError", *api],
-                ],
+                sums("AWS/ApiGateway", ("Count", "4XXError", "5XXError"), api),
             ),
             widget(
                 12,
                 12,
                 "API latency p50 / p99 (ms)",
-                [
-                    ["AWS/ApiGateway", "Latency", *api, {"stat": "p50", "label": "p50"}],
-                    ["AWS/ApiGateway", "Latency", *api, {"stat": "p99", "label": "p99"}],
-                ],
+                p50_p99("AWS/ApiGateway", "Latency", api),
                 stat="p50",
             ),
             widget(
                 0,
                 18,
                 "Images processed / failed",
-                [
-                    [METRICS_NAMESPACE, "ImagesProcessed", *custom],
-                    [METRICS_NAMESPACE, "ImagesFailed", *custom],
-                ],
+                sums(METRICS_NAMESPACE, ("ImagesProcessed", "ImagesFailed"), custom),
             ),
             widget(
                 12,
                 18,
                 "Processing duration p50 / p99 (ms) and source size",
                 [
-                    [METRICS_NAMESPACE, "ProcessingDuration", *custom, {"stat": "p50", "label": "p50"}],
-                    [METRICS_NAMESPACE, "ProcessingDuration", *custom, {"stat": "p99", "label": "p99"}],
+                    *p50_p99(METRICS_NAMESPACE, "ProcessingDuration", custom),
                     [METRICS_NAMESPACE, "SourceBytes", *custom, {"stat": "Average", "yAxis": "right"}],
                 ],
                 stat="p50",

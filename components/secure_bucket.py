@@ -15,6 +15,8 @@ import pulumi_aws as aws
 import pulumi_random as random
 from pulumi import Input, Output, ResourceOptions
 
+from components.encryption_key import customer_key
+
 _NOT_NAME = re.compile(r"[^a-z0-9-]+")
 
 
@@ -62,19 +64,12 @@ class SecureBucket(pulumi.ComponentResource):
 
         self.key: aws.kms.Key | None = None
         if args.kms_key_arn is None:
-            self.key = aws.kms.Key(
-                f"{name}-key",
-                description=f"imgpipe {pulumi.get_stack()} {args.purpose} bucket encryption",
-                enable_key_rotation=True,
-                deletion_window_in_days=30 if args.protect else 7,
-                opts=kept,
-            )
-            aws.kms.Alias(
-                f"{name}-key-alias",
-                name=f"alias/{bucket_name_prefix(pulumi.get_project(), pulumi.get_stack(), args.purpose)}"
-                + "key",
-                target_key_id=self.key.key_id,
-                opts=child,
+            self.key = customer_key(
+                name,
+                self,
+                encrypts=f"{args.purpose} bucket",
+                protect=args.protect,
+                alias=bucket_name_prefix(pulumi.get_project(), pulumi.get_stack(), args.purpose) + "key",
             )
             key_arn: Input[str] = self.key.arn
         else:
