@@ -26,26 +26,32 @@ processed = SecureBucket(
 )
 metadata = MetadataTable("metadata", MetadataTableArgs(protect=cfg.protect))
 
+# Both functions (image processor, API) reach the same three data stores and run the same code
+# with the same settings: one set of inputs, so the two cannot drift apart.
+shared = {
+    "upload_bucket_name": uploads.bucket_name,
+    "upload_bucket_arn": uploads.bucket_arn,
+    "upload_key_arn": uploads.key_arn,
+    "processed_bucket_name": processed.bucket_name,
+    "processed_bucket_arn": processed.bucket_arn,
+    "processed_key_arn": processed.key_arn,
+    "table_name": metadata.table_name,
+    "table_arn": metadata.table_arn,
+    "table_key_arn": metadata.key_arn,
+    "code": code,
+    "architecture": cfg.architecture,
+    "memory_mb": cfg.memory_mb,
+    "log_retention_days": cfg.log_retention_days,
+    "variants_json": cfg.variants_json,
+    "max_pixels": cfg.max_pixels,
+}
+
 processor = ImageProcessor(
     "process",
     ImageProcessorArgs(
-        upload_bucket_name=uploads.bucket_name,
-        upload_bucket_arn=uploads.bucket_arn,
-        upload_key_arn=uploads.key_arn,
-        processed_bucket_name=processed.bucket_name,
-        processed_bucket_arn=processed.bucket_arn,
-        processed_key_arn=processed.key_arn,
-        table_name=metadata.table_name,
-        table_arn=metadata.table_arn,
-        table_key_arn=metadata.key_arn,
-        code=code,
+        **shared,
         layer_zip=str(layer_zip),
-        architecture=cfg.architecture,
-        memory_mb=cfg.memory_mb,
         timeout_seconds=cfg.timeout_seconds,
-        log_retention_days=cfg.log_retention_days,
-        variants_json=cfg.variants_json,
-        max_pixels=cfg.max_pixels,
         max_source_bytes=cfg.max_upload_bytes,
         reserved_concurrency=cfg.reserved_concurrency,
     ),
@@ -54,23 +60,9 @@ processor = ImageProcessor(
 api = UploadApi(
     "api",
     UploadApiArgs(
-        upload_bucket_name=uploads.bucket_name,
-        upload_bucket_arn=uploads.bucket_arn,
-        upload_key_arn=uploads.key_arn,
-        processed_bucket_name=processed.bucket_name,
-        processed_bucket_arn=processed.bucket_arn,
-        processed_key_arn=processed.key_arn,
-        table_name=metadata.table_name,
-        table_arn=metadata.table_arn,
-        table_key_arn=metadata.key_arn,
-        code=code,
+        **shared,
         layer_arn=processor.layer_arn,
-        architecture=cfg.architecture,
-        memory_mb=cfg.memory_mb,
         timeout_seconds=min(cfg.timeout_seconds, 29),  # API Gateway stops waiting after 29 s
-        log_retention_days=cfg.log_retention_days,
-        variants_json=cfg.variants_json,
-        max_pixels=cfg.max_pixels,
         max_upload_mb=cfg.max_upload_mb,
         api_auth=cfg.api_auth,
         cors_origins=list(cfg.cors_origins),
