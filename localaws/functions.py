@@ -43,8 +43,24 @@ from localaws.faults import WORKER_APP_ID, Faults
 
 ACCOUNT_ID = "123456789012"
 WORKER = Path(__file__).with_name("worker.py")
-# AWS waits ~1 min then ~2 min between async retries; locally the same shape, scaled down.
+# AWS waits ~1 min then ~2 min between async retries; locally the same shape, scaled down
+# (IMGPIPE_LOCAL_RETRY_DELAYS="0.05,0.1" shortens it further, e.g. for tests).
 RETRY_DELAYS_S = (0.2, 0.5, 1.0)
+
+
+def retry_delays(spec: str | None) -> tuple[float, ...]:
+    """``"0.05,0.1"`` → ``(0.05, 0.1)``; empty → the default backoff."""
+    if not (spec or "").strip():
+        return RETRY_DELAYS_S
+    try:
+        delays = tuple(float(part) for part in str(spec).split(","))
+    except ValueError:
+        delays = ()
+    if not delays or any(d < 0 for d in delays):
+        raise ValueError(
+            f"IMGPIPE_LOCAL_RETRY_DELAYS={spec!r}: use comma-separated seconds >= 0, e.g. 0.2,0.5,1"
+        )
+    return delays
 
 
 class FunctionError(Exception):
@@ -129,6 +145,7 @@ class FunctionRuntime:
         self.endpoint_url = endpoint_url
         # None: workers get dummy credentials and nothing they call is checked.
         self.enforcer = enforcer
+        self.retry_delays = retry_delays(os.environ.get("IMGPIPE_LOCAL_RETRY_DELAYS"))
         self.region = region
         self.work_dir = work_dir
         self.faults = faults
@@ -369,7 +386,7 @@ class FunctionRuntime:
             self.stats.errors += 1
         what = f"{error.get('errorType')}: {str(error.get('errorMessage'))[:160]}"
         if attempt < max_retries and time.time() - first_seen < max_age:
-            delay = RETRY_DELAYS_S[min(attempt, len(RETRY_DELAYS_S) - 1)]
+            delay = self.retry_delays[min(attempt, len(self.retry_delays) - 1)]
             self.say(
                 f"  λ {fn.name}  error (try {attempt + 1}/{max_retries + 1}), retry in {delay:g} s: {what}"
             )

@@ -55,12 +55,15 @@ class Context:
     on_function_created: Callable[[str], None] | None = None
     on_function_deleted: Callable[[str], None] | None = None
     _clients: dict[str, Any] = field(default_factory=dict)
+    _session: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def client(self, service: str) -> Any:
         with self._lock:  # boto3 client creation is not thread-safe; the clients themselves are
             if service not in self._clients:
-                self._clients[service] = boto3.session.Session().client(
+                if self._session is None:  # one session: each new one rescans botocore's data dir
+                    self._session = boto3.session.Session()
+                self._clients[service] = self._session.client(
                     service,
                     region_name=self.region,
                     endpoint_url=self.endpoint_url,

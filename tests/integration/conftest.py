@@ -18,6 +18,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAMS = Path(__file__).resolve().parent / "programs"
+# No faults unless a test sets them; short retry backoff (the retry path is under test, not
+# AWS's waiting time).
+TEST_ENV = {"IMGPIPE_LOCAL_FAULTS": "", "IMGPIPE_LOCAL_RETRY_DELAYS": "0.05,0.1,0.2"}
 
 
 def localaws(
@@ -30,7 +33,7 @@ def localaws(
         capture_output=True,
         text=True,
         timeout=timeout,
-        env={**os.environ, "IMGPIPE_LOCAL_FAULTS": "", **(env or {})},
+        env={**os.environ, **TEST_ENV, **(env or {})},
         check=False,
     )
 

@@ -222,9 +222,16 @@ def test_unknown_resource_type_is_a_clear_error_and_nothing_is_left(tmp_path: Pa
     assert not (tmp_path / "state.json").exists()
 
 
-def test_bad_fault_spec_is_refused(tmp_path: Path) -> None:
-    up = localaws(
-        tmp_path, "up", "--program", str(PROGRAMS / "mini"), env={"IMGPIPE_LOCAL_FAULTS": "s3_pot:0.1"}
-    )
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"IMGPIPE_LOCAL_FAULTS": "s3_pot:0.1"}, "unknown fault 's3_pot'"),
+        ({"IMGPIPE_LOCAL_IAM": "maybe"}, "IMGPIPE_LOCAL_IAM='maybe': use on (the default) or off"),
+        ({"IMGPIPE_LOCAL_RETRY_DELAYS": "1,soon"}, "use comma-separated seconds >= 0"),
+    ],
+)
+def test_bad_settings_are_refused_before_starting(tmp_path: Path, env: dict[str, str], message: str) -> None:
+    up = localaws(tmp_path, "up", "--program", str(PROGRAMS / "mini"), env=env)
     assert up.returncode == 1
-    assert "unknown fault 's3_pot'" in up.stderr
+    assert message in up.stderr
+    assert not (tmp_path / "engine.log").exists()
