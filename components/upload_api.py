@@ -33,6 +33,7 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 from pulumi import Input, Output, ResourceOptions
 
 BINARY_MEDIA_TYPES = ["image/*", "application/octet-stream"]
@@ -64,6 +65,7 @@ ACCESS_LOG_FORMAT = json.dumps(
 )
 # VTL: escapeJavaScript turns ' into \' (not valid JSON); undo that one escape.
 _UNQUOTE = """.replaceAll("\\\\'", "'")"""
+MAX_FUNCTION_NAME = 64  # Lambda's limit
 
 
 @dataclass
@@ -225,6 +227,13 @@ def _preflight_template(origins: Sequence[str]) -> str:
     )
 
 
+def function_name_for(base: str, purpose: str, suffix: str) -> str:
+    """``<base>-<purpose>-<suffix>``, shortened before the suffix to Lambda's 64 characters (the
+    suffix is what keeps names unique, so it always survives)."""
+    head = f"{base}-{purpose}"[: MAX_FUNCTION_NAME - len(suffix) - 1].rstrip("-")
+    return f"{head}-{suffix}"
+
+
 def _policy(statements: list[dict[str, Any]]) -> Output[str]:
     return aws.iam.get_policy_document_output(statements=statements).json
 
@@ -250,6 +259,11 @@ class UploadApi(pulumi.ComponentResource):
         self._args = args
         child = ResourceOptions(parent=self)
         stack = pulumi.get_stack()
+        # Physical names carry the component's random suffix: two projects or stacks with the same
+        # stack name in one account+region get different functions, log groups and API names.
+        self.suffix = random.RandomId(f"{name}-suffix", byte_length=3, opts=child)
+        self._base = f"{pulumi.get_project()}-{stack}-{name}"
+        self._physical = self.suffix.hex.apply(lambda hex_: f"{self._base}-{hex_}")
         # Everything that shapes the deployed API, hashed into the deployment's triggers.
         self._spec: dict[str, Any] = {"binary": BINARY_MEDIA_TYPES, "auth": args.api_auth}
         self._deps: list[pulumi.Resource] = []
@@ -257,7 +271,7 @@ class UploadApi(pulumi.ComponentResource):
 
         self.rest_api = aws.apigateway.RestApi(
             f"{name}-rest-api",
-            name=f"imgpipe-{stack}-{name}",
+            name=self._physical,
             description=f"imgpipe {stack}: uploads, image metadata, renditions",
             binary_media_types=BINARY_MEDIA_TYPES,
             endpoint_configuration={"types": "REGIONAL"},
@@ -435,7 +449,7 @@ class UploadApi(pulumi.ComponentResource):
 
         self.access_logs = aws.cloudwatch.LogGroup(
             f"{name}-access-logs",
-            name=Output.concat("/aws/apigateway/imgpipe-", stack, "-", name, "-access"),
+            name=Output.concat("/aws/apigateway/", self._physical, "-access"),
             retention_in_days=args.log_retention_days,
             opts=child,
         )
@@ -475,16 +489,14 @@ class UploadApi(pulumi.ComponentResource):
             plan_args["quota_settings"] = {"limit": args.quota_per_day, "period": "DAY"}
         self.usage_plan = aws.apigateway.UsagePlan(
             f"{name}-usage-plan",
-            name=f"imgpipe-{stack}-{name}",
+            name=self._physical,
             description=f"imgpipe {stack}: throttling and daily quota per API key",
             opts=child,
             **plan_args,
         )
         self.key: aws.apigateway.ApiKey | None = None
         if args.api_auth == "api_key":
-            self.key = aws.apigateway.ApiKey(
-                f"{name}-key", name=f"imgpipe-{stack}-{name}", enabled=True, opts=child
-            )
+            self.key = aws.apigateway.ApiKey(f"{name}-key", name=self._physical, enabled=True, opts=child)
             aws.apigateway.UsagePlanKey(
                 f"{name}-usage-plan-key",
                 key_id=self.key.id,
@@ -937,11 +949,11 @@ class UploadApi(pulumi.ComponentResource):
         self, purpose: str, memory_mb: int, timeout: int, statements: list[dict[str, Any]]
     ) -> aws.lambda_.Function:
         args = self._args
-        stack = pulumi.get_stack()
-        function_name = f"imgpipe-{stack}-{self._name}-{purpose}"[:64]
+        # <project>-<stack>-<component>-<purpose>-<hex>, shortened before the suffix if too long
+        function_name = self.suffix.hex.apply(lambda hex_: function_name_for(self._base, purpose, hex_))
         log_group = aws.cloudwatch.LogGroup(
             f"{self._name}-{purpose}-logs",
-            name=f"/aws/lambda/{function_name}",
+            name=Output.concat("/aws/lambda/", function_name),
             retention_in_days=args.log_retention_days,
             opts=ResourceOptions(parent=self),
         )

@@ -188,6 +188,7 @@ class Deployed:
     api_id: str
     key: str
     invocations: list[str]
+    render_function: str = ""
 
     def request(
         self,
@@ -243,14 +244,18 @@ def deploy(layer_arn: str, name: str = "api", **overrides: Any) -> Deployed:
     @pulumi.runtime.test
     def program() -> pulumi.Output[Any]:
         component = UploadApi(name, _args(**overrides))
-        return pulumi.Output.all(component.rest_api_id, component.api_key).apply(
-            lambda v: out.update(id=v[0], key=v[1])
-        )
+        return pulumi.Output.all(
+            component.rest_api_id, component.api_key, component.render_function_name
+        ).apply(lambda v: out.update(id=v[0], key=v[1], render=v[2]))
 
     program()
     invocations: list[str] = []
     return Deployed(
-        StageServer(None, REGION, invoke_lambda=_invoker(invocations)), out["id"], out["key"], invocations
+        StageServer(None, REGION, invoke_lambda=_invoker(invocations)),
+        out["id"],
+        out["key"],
+        invocations,
+        out["render"],
     )
 
 
@@ -399,7 +404,8 @@ def test_render_twice_second_from_cache(deployed: Deployed) -> None:
     second = deployed.request("GET", f"/images/{IMAGE_ID}/render", query=query)
     assert second.status == 302 and second.headers["X-Cache"] == "Hit"
     assert second.json()["key"] == first.json()["key"] == f"renders/{IMAGE_ID}/150xauto_inside_q80.webp"
-    assert deployed.invocations == ["imgpipe-dev-api-render", "imgpipe-dev-api-render"]
+    assert deployed.render_function.startswith("imgpipe-dev-api-render-")  # the stack's random suffix
+    assert deployed.invocations == [deployed.render_function] * 2
 
 
 def test_render_bad_parameters_are_400(deployed: Deployed) -> None:

@@ -14,6 +14,7 @@ from components.upload_api import (
     QUERY_RESPONSE_TEMPLATE,
     UploadApi,
     UploadApiArgs,
+    function_name_for,
     get_item_request_template,
     query_request_template,
 )
@@ -35,10 +36,14 @@ def _statement(s: dict[str, Any]) -> dict[str, Any]:
 
 
 class Mocks(pulumi.runtime.Mocks):
-    """Records every resource; answers ARNs, names and invoke URLs like AWS."""
+    """Records every resource; answers ARNs, names and invoke URLs like AWS.
 
-    def __init__(self) -> None:
+    ``suffix`` is what RandomId answers (random on a real stack, fixed once in its state).
+    """
+
+    def __init__(self, suffix: str = "a1b2c3") -> None:
         self.resources: list[pulumi.runtime.MockResourceArgs] = []
+        self.suffix = suffix
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         self.resources.append(args)
@@ -51,6 +56,8 @@ class Mocks(pulumi.runtime.Mocks):
             state["invokeUrl"] = (
                 f"https://a1b2c3d4e5.execute-api.{REGION}.amazonaws.com/{args.inputs['stageName']}/"
             )
+        elif args.typ == "random:index/randomId:RandomId":
+            state["hex"] = self.suffix
         elif args.typ == "aws:apigateway/apiKey:ApiKey":
             state["value"] = "k" * 40
         elif args.typ == "aws:lambda/function:Function":
@@ -114,17 +121,26 @@ def make_args(**overrides: Any) -> UploadApiArgs:
     return dataclasses.replace(args, **overrides)
 
 
-def build(**overrides: Any) -> tuple[Mocks, dict[str, Any]]:
-    mocks = Mocks()
-    pulumi.runtime.set_mocks(mocks, project="imgpipe", stack="dev", preview=False)
+def build(
+    suffix: str = "a1b2c3", project: str = "imgpipe", stack: str = "dev", **overrides: Any
+) -> tuple[Mocks, dict[str, Any]]:
+    mocks = Mocks(suffix)
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False)
     outputs: dict[str, Any] = {}
+    names = ["url", "key", "id", "name", "stage", "api_function", "render_function"]
 
     @pulumi.runtime.test
     def program() -> pulumi.Output[Any]:
         api = UploadApi("api", make_args(**overrides))
         return pulumi.Output.all(
-            api.api_url, api.api_key, api.rest_api_id, api.rest_api_name, api.stage_name
-        ).apply(lambda v: outputs.update(zip(["url", "key", "id", "name", "stage"], v, strict=True)))
+            api.api_url,
+            api.api_key,
+            api.rest_api_id,
+            api.rest_api_name,
+            api.stage_name,
+            api.api_function_name,
+            api.render_function_name,
+        ).apply(lambda v: outputs.update(zip(names, v, strict=True)))
 
     program()
     return mocks, outputs
@@ -144,7 +160,35 @@ def test_outputs_follow_the_contract(graph: tuple[Mocks, dict[str, Any]]) -> Non
     _, out = graph
     assert out["url"] == f"https://a1b2c3d4e5.execute-api.{REGION}.amazonaws.com/dev"
     assert out["key"] == "k" * 40
-    assert out["id"] == "a1b2c3d4e5" and out["name"] == "imgpipe-dev-api" and out["stage"] == "dev"
+    assert out["id"] == "a1b2c3d4e5" and out["name"] == "imgpipe-dev-api-a1b2c3" and out["stage"] == "dev"
+    assert (out["api_function"], out["render_function"]) == (
+        "imgpipe-dev-api-api-a1b2c3",
+        "imgpipe-dev-api-render-a1b2c3",
+    )
+
+
+def _names(mocks: Mocks) -> set[str]:
+    """Every physical name that must be unique in an account+region (or that names metrics)."""
+    kinds = ("lambda/function:Function", "cloudwatch/logGroup:LogGroup", "apigateway/restApi:RestApi")
+    return {r.inputs["name"] for kind in kinds for r in mocks.of(kind)}
+
+
+def test_same_stack_name_in_another_project_or_stack_does_not_collide(
+    graph: tuple[Mocks, dict[str, Any]],
+) -> None:
+    mocks, _ = graph
+    other, _ = build(suffix="d4e5f6")  # another project's "dev" stack: its own RandomId
+    assert len(_names(mocks)) == len(_names(other)) == 6  # 2 functions, 3 log groups, the API
+    assert not _names(mocks) & _names(other)
+    renamed, _ = build(project="photos")
+    assert not _names(mocks) & _names(renamed)
+
+
+def test_long_names_keep_the_suffix_within_lambdas_limit() -> None:
+    _, out = build(stack="customer-acceptance-environment-eu-west-1-blue")
+    for name in (out["api_function"], out["render_function"]):
+        assert len(name) <= 64 and name.endswith("-a1b2c3"), name
+    assert function_name_for("x" * 80, "render", "a1b2c3") == "x" * 57 + "-a1b2c3"
 
 
 def test_every_route_and_its_path(graph: tuple[Mocks, dict[str, Any]]) -> None:
@@ -262,7 +306,9 @@ def test_lambda_routes_proxy_to_their_functions_with_scoped_permissions(
     integ = {i.name: i.inputs for i in mocks.of("apigateway/integration:Integration")}
     for label, fn in (("render", "render"), ("create-upload", "api"), ("get-variant", "api")):
         assert integ[f"api-{label}-integration"]["type"] == "AWS_PROXY"
-        assert integ[f"api-{label}-integration"]["uri"].endswith(f"function:imgpipe-dev-api-{fn}/invocations")
+        assert integ[f"api-{label}-integration"]["uri"].endswith(
+            f"function:imgpipe-dev-api-{fn}-a1b2c3/invocations"
+        )
     perms = {p.name: p.inputs for p in mocks.of("lambda/permission:Permission")}
     exec_arn = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:a1b2c3d4e5"
     assert perms["api-render-invoke"]["sourceArn"] == f"{exec_arn}/*/GET/images/*/render"
@@ -271,9 +317,9 @@ def test_lambda_routes_proxy_to_their_functions_with_scoped_permissions(
     assert all(p["principal"] == "apigateway.amazonaws.com" for p in perms.values())
     groups = {g.inputs["name"]: g.inputs["retentionInDays"] for g in mocks.of("cloudwatch/logGroup:LogGroup")}
     assert groups == {
-        "/aws/lambda/imgpipe-dev-api-api": 14,
-        "/aws/lambda/imgpipe-dev-api-render": 14,
-        "/aws/apigateway/imgpipe-dev-api-access": 14,
+        "/aws/lambda/imgpipe-dev-api-api-a1b2c3": 14,
+        "/aws/lambda/imgpipe-dev-api-render-a1b2c3": 14,
+        "/aws/apigateway/imgpipe-dev-api-a1b2c3-access": 14,
     }
 
 
