@@ -13,7 +13,7 @@ from PIL import Image
 from function.events import image_id, variant_key
 from function.variants import DEFAULT_VARIANTS
 from tests.function import samples
-from tests.function.conftest import PROCESSED, UPLOAD, FakeContext, s3_event
+from tests.function.conftest import PROCESSED, TABLE, UPLOAD, FakeContext, s3_event
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -155,20 +155,28 @@ def test_new_version_of_same_key_is_a_new_image(aws) -> None:
     assert {(i["source_key"], i["height"]) for i in aws.items()} == {("same.jpg", 100), ("same.jpg", 50)}
 
 
-def test_stale_processing_item_is_taken_over_and_finished(aws) -> None:
-    event = aws.upload("crashed.jpg", samples.jpeg())
-    iid = _id(event)
+def _put_processing_item(
+    aws, iid: str, owner: str, lease_left_seconds: int, attempts: int | None = None
+) -> None:
+    """A ``processing`` item another run holds, its lease ending ``lease_left_seconds`` from now."""
+    extra = {} if attempts is None else {"attempts": {"N": str(attempts)}}
     aws.ddb.put_item(
-        TableName="imgpipe-metadata-test",
+        TableName=TABLE,
         Item={
             "image_id": {"S": iid},
             "status": {"S": "processing"},
-            "lease_until": {"N": str(int(time.time()) - 5)},
-            "lease_owner": {"S": "crashed-run"},
+            "lease_until": {"N": str(int(time.time()) + lease_left_seconds)},
+            "lease_owner": {"S": owner},
             "created_at": {"S": "2026-11-23T08:00:00.000Z"},
-            "attempts": {"N": "1"},
+            **extra,
         },
     )
+
+
+def test_stale_processing_item_is_taken_over_and_finished(aws) -> None:
+    event = aws.upload("crashed.jpg", samples.jpeg())
+    iid = _id(event)
+    _put_processing_item(aws, iid, owner="crashed-run", lease_left_seconds=-5, attempts=1)
     assert aws.invoke(event)["results"][0]["status"] == "done"
     item = aws.item(iid)
     assert item["status"] == "done" and len(item["variants"]) == 5
@@ -180,16 +188,7 @@ def test_fresh_lease_of_another_run_raises_so_lambda_retries_later(aws) -> None:
 
     event = aws.upload("busy.jpg", samples.jpeg())
     iid = _id(event)
-    aws.ddb.put_item(
-        TableName="imgpipe-metadata-test",
-        Item={
-            "image_id": {"S": iid},
-            "status": {"S": "processing"},
-            "lease_until": {"N": str(int(time.time()) + 600)},
-            "lease_owner": {"S": "other-run"},
-            "created_at": {"S": "2026-11-23T08:00:00.000Z"},
-        },
-    )
+    _put_processing_item(aws, iid, owner="other-run", lease_left_seconds=600)
     with pytest.raises(LeaseHeldError, match="another invocation"):
         aws.invoke(event)
     assert aws.item(iid)["lease_owner"] == "other-run" and aws.processed_keys() == []

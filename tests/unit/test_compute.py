@@ -17,11 +17,6 @@ FUNCTION = "aws:lambda/function:Function"
 COMPUTE = "imgpipe:compute:ImageProcessor"
 
 
-@pytest.fixture(scope="module")
-def dev() -> Graph:
-    return run_program(stack_config("dev"), stack="dev")
-
-
 def part(graph: Graph, resource_type: str) -> Recorded:
     """The one resource of this type inside the ImageProcessor component."""
     component = graph.one(COMPUTE)

@@ -6,23 +6,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
-
 from components.monitoring import CUSTOM_METRICS, dashboard_url
 from tests.unit.mocks import Graph, Recorded, run_program
-from tests.unit.test_policy_graph import stack_config
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
-
-
-@pytest.fixture(scope="module")
-def dev() -> Graph:
-    return run_program(stack_config("dev"), stack="dev")
-
-
-@pytest.fixture(scope="module")
-def prod() -> Graph:
-    return run_program(stack_config("prod"), stack="prod")
 
 
 def ops(graph: Graph, resource_type: str) -> list[Recorded]:

@@ -12,7 +12,7 @@ import pytest
 
 from components.config import ConfigError
 from tests.unit.mocks import Graph, Recorded, run_program
-from tests.unit.test_policy_graph import STACKS, stack_config
+from tests.unit.test_policy_graph import STACKS
 
 CONTRACT_OUTPUTS = {
     "upload_bucket",
@@ -43,9 +43,9 @@ POLICY_TYPES = (
 )
 
 
-@pytest.fixture(scope="module", params=STACKS)
+@pytest.fixture(params=STACKS)
 def graph(request: pytest.FixtureRequest) -> Graph:
-    return run_program(stack_config(request.param), stack=request.param)
+    return request.getfixturevalue(request.param)  # the session's `dev` / `prod` graph (conftest.py)
 
 
 def _for_bucket(graph: Graph, bucket: Recorded, resource_type: str) -> list[Recorded]:

@@ -12,20 +12,9 @@ import pytest
 
 from components.secure_bucket import bucket_name_prefix
 from tests.unit.mocks import Graph, Recorded, run_program
-from tests.unit.test_policy_graph import stack_config
 
 BUCKET = "aws:s3/bucket:Bucket"
 KEY = "aws:kms/key:Key"
-
-
-@pytest.fixture(scope="module")
-def dev() -> Graph:
-    return run_program(stack_config("dev"), stack="dev")
-
-
-@pytest.fixture(scope="module")
-def prod() -> Graph:
-    return run_program(stack_config("prod"), stack="prod")
 
 
 def child(graph: Graph, component: str, resource_type: str) -> Recorded:
