@@ -278,16 +278,28 @@ def _where(label: str, index: int, statement: Mapping[str, Any]) -> str:
     return f"{label} statement {sid or index}"
 
 
-def iam_no_wildcard_actions(resource_type: str, props: Mapping[str, Any]) -> list[str]:
-    """No Allow of '*', of a whole service ('s3:*') or of NotAction."""
+def _each_allow(
+    resource_type: str, props: Mapping[str, Any], check: Callable[[str, Mapping[str, Any]], list[str]]
+) -> list[str]:
+    """``check(where, statement)`` over every Allow statement; an unparsable policy is the one problem."""
     try:
         allows = _allow_statements(resource_type, props)
     except ValueError as exc:
         return [str(exc)]
-    problems: list[str] = []
-    for label, index, statement in allows:
+    return [
+        problem
+        for label, index, statement in allows
+        for problem in check(_where(label, index, statement), statement)
+    ]
+
+
+def iam_no_wildcard_actions(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """No Allow of '*', of a whole service ('s3:*') or of NotAction."""
+
+    def check(where: str, statement: Mapping[str, Any]) -> list[str]:
+        problems: list[str] = []
         if "NotAction" in statement:
-            problems.append(f"{_where(label, index, statement)} allows NotAction: list the actions needed")
+            problems.append(f"{where} allows NotAction: list the actions needed")
         wild = [
             a
             for a in _as_list(statement.get("Action"))
@@ -295,10 +307,11 @@ def iam_no_wildcard_actions(resource_type: str, props: Mapping[str, Any]) -> lis
         ]
         if wild:
             problems.append(
-                f"{_where(label, index, statement)} allows wildcard action(s) "
-                f"{', '.join(sorted(wild))}: list the actions needed"
+                f"{where} allows wildcard action(s) {', '.join(sorted(wild))}: list the actions needed"
             )
-    return problems
+        return problems
+
+    return _each_allow(resource_type, props, check)
 
 
 def _service(action: str) -> str:
@@ -307,22 +320,18 @@ def _service(action: str) -> str:
 
 def iam_no_star_resource_on_data(resource_type: str, props: Mapping[str, Any]) -> list[str]:
     """No Allow of s3/dynamodb/kms/sqs actions on Resource '*' (or NotResource)."""
-    try:
-        allows = _allow_statements(resource_type, props)
-    except ValueError as exc:
-        return [str(exc)]
-    problems: list[str] = []
-    for label, index, statement in allows:
+
+    def check(where: str, statement: Mapping[str, Any]) -> list[str]:
         actions = [a for a in _as_list(statement.get("Action")) if isinstance(a, str)]
         data = sorted(a for a in actions if a.strip() == "*" or _service(a) in DATA_SERVICES)
-        if not data:
-            continue
-        if "*" in _as_list(statement.get("Resource")) or "NotResource" in statement:
-            problems.append(
-                f"{_where(label, index, statement)} allows {', '.join(data)} on every resource: "
+        if data and ("*" in _as_list(statement.get("Resource")) or "NotResource" in statement):
+            return [
+                f"{where} allows {', '.join(data)} on every resource: "
                 "scope Resource to the bucket/table/key/queue ARNs"
-            )
-    return problems
+            ]
+        return []
+
+    return _each_allow(resource_type, props, check)
 
 
 # AWS managed policies that grant whole services or everything.
