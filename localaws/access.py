@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from moto.core import authorization
@@ -35,8 +36,9 @@ _JSON_SERVICES = {"dynamodb", "kms"}
 class Enforcer:
     """The set of credentials (function role sessions) whose calls are checked."""
 
-    def __init__(self, enabled: bool = True) -> None:
+    def __init__(self, enabled: bool = True, say: Callable[[str], None] | None = None) -> None:
         self.enabled = enabled
+        self.say = say  # where each denial is reported (the engine log), like CloudTrail would
         self._keys: dict[str, str] = {}  # access key id -> function name
         self._lock = threading.Lock()
         self.checked = 0
@@ -54,9 +56,12 @@ class Enforcer:
         with self._lock:
             self.checked += 1
 
-    def count_denied(self) -> None:
+    def count_denied(self, access_key_id: str, action: str, resource: str) -> None:
         with self._lock:
             self.denied += 1
+            function = self._keys.get(access_key_id, "?")
+        if self.say:
+            self.say(f"  iam: {function} denied {action} on {resource}")
 
 
 def assume_role(endpoint_url: str, region: str, role_arn: str, session: str) -> dict[str, str]:
@@ -155,7 +160,7 @@ def install(enforcer: Enforcer) -> None:
             if service == "s3":
                 _missing_object_needs_list_bucket(self, iam_request_cls, resource)
         except AccessDeniedError as e:
-            active.count_denied()
+            active.count_denied(key, f"{service}:{self._get_action()}", ", ".join(targets))
             # moto's IAM error is XML; JSON-protocol clients (X-Amz-Target) could not parse it
             # (the code would read "403"): answer like those services do.
             if (self.headers.get("X-Amz-Target") or "").strip():
@@ -167,7 +172,7 @@ def install(enforcer: Enforcer) -> None:
                 ) from None
             raise
         except Exception:
-            active.count_denied()
+            active.count_denied(key, f"{service}:{self._get_action()}", ", ".join(targets))
             raise
 
     cls._authenticate_and_authorize_action = authorize  # type: ignore[method-assign]

@@ -200,7 +200,7 @@ class LocalEngine:
         self.program_dir = self.program_dir.resolve()
         self.state_dir = self.state_dir.resolve()
         self.faults = faults_mod.Faults(self.fault_spec)
-        self.enforcer = access.Enforcer(enabled=self.enforce_iam)
+        self.enforcer = access.Enforcer(enabled=self.enforce_iam, say=self.say)
         self.created: list[Created] = []
         self._lock = threading.Lock()
         self._family_locks: dict[str, threading.Lock] = {}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -44,11 +45,25 @@ def _stack(state_dir: Path, program: Path) -> Iterator[dict[str, Any]]:
         localaws(state_dir, "down")
         pytest.fail(f"`python -m localaws up` failed (exit {up.returncode}):\n{up.stdout}\n{up.stderr}")
     outputs = json.loads((state_dir / "outputs.json").read_text())
+    sheet = state_dir / "contact-sheet.png"
     try:
         yield outputs
     finally:
+        sheet.write_bytes(b"png")  # a user's file in the state dir
         down = localaws(state_dir, "down")
-        assert down.returncode == 0, down.stdout + down.stderr
+        check_down(down, state_dir)
+        assert sheet.exists(), "down must keep the contact sheet"
+
+
+def check_down(down: subprocess.CompletedProcess[str], state_dir: Path) -> None:
+    """What every `down` must achieve (checked on each session stack as it is torn down)."""
+    out = down.stdout + down.stderr
+    assert down.returncode == 0, out
+    assert "left behind: 0 buckets, 0 tables, 0 functions, 0 queues, 0 rest_apis" in out, out
+    assert "- aws:lambda/function:Function" in out, out
+    assert re.search(r"IAM: \d+ function call\(s\) checked, \d+ denied", out), out
+    assert not (state_dir / "state.json").exists() and not (state_dir / "outputs.json").exists()
+    assert "no local stack running" in localaws(state_dir, "status").stdout
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ test_verify.py and test_api_local.py.
 from __future__ import annotations
 
 import json
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -134,9 +133,11 @@ def test_handler_crash_fault_then_redrive_reprocesses(mini_stack: tuple[dict[str
 
 def test_transient_s3_and_dynamodb_faults_are_retried(mini_stack: tuple[dict[str, Any], Path]) -> None:
     outputs, state_dir = mini_stack
-    assert localaws(state_dir, "faults", "s3_put:0.2,ddb_put:0.2").returncode == 0
+    # 10 uploads x 2 writes at 30%: no fault at all has odds 0.7**20 < 0.1% (6 x 2 at 20% left
+    # ~7% and failed now and then); the SDK's retries make a lost event ~0.3**5 per call.
+    assert localaws(state_dir, "faults", "s3_put:0.3,ddb_put:0.3").returncode == 0
     try:
-        keys = [f"flaky/{i}.txt" for i in range(6)]
+        keys = [f"flaky/{i}.txt" for i in range(10)]
         for key in keys:
             client(outputs, "s3").put_object(Bucket=outputs["upload_bucket"], Key=key, Body=b"z")
         wait_for(
@@ -154,7 +155,7 @@ def test_missing_role_permission_fails_the_invocation_like_aws(
     mini_stack: tuple[dict[str, Any], Path],
 ) -> None:
     """The readonly function's role lacks s3:PutObject: its write is refused, its read allowed."""
-    outputs, _ = mini_stack
+    outputs, state_dir = mini_stack
     key = "iam/probe.txt"
     put = client(outputs, "s3").put_object(Bucket=outputs["upload_bucket"], Key=key, Body=b"p")
     event = {
@@ -175,6 +176,10 @@ def test_missing_role_permission_fails_the_invocation_like_aws(
     error = json.loads(answer["Payload"].read())
     assert error["errorType"] in ("ClientError", "AccessDenied")  # botocore's class for the code
     assert "AccessDenied" in error["errorMessage"] and "PutObject" in error["errorMessage"]
+    # The engine log names the denied call, the way CloudTrail would.
+    log = (state_dir / "engine.log").read_text()
+    denied = f"iam: {outputs['readonly_function_name']} denied s3:PutObject on arn:aws:s3:::"
+    assert f"{denied}{outputs['output_bucket']}/copy/{key}" in log
     # The same upload's notification runs the main function, whose role allows the write.
     wait_for(lambda: [i for i in items(outputs) if i["key"]["S"] == key], "the allowed function's item")
 
@@ -192,25 +197,17 @@ def test_status_reports_the_running_stack(mini_stack: tuple[dict[str, Any], Path
     assert status.returncode == 0 and outputs["endpoint_url"] in status.stdout
 
 
-def test_down_removes_every_resource_and_keeps_the_contact_sheet(tmp_path: Path) -> None:
-    up = localaws(tmp_path, "up", "--program", str(PROGRAMS / "mini"))
-    assert up.returncode == 0, up.stdout + up.stderr
-    outputs = json.loads((tmp_path / "outputs.json").read_text())
-    client(outputs, "s3").put_object(Bucket=outputs["upload_bucket"], Key="v.txt", Body=b"1")
-    client(outputs, "s3").put_object(Bucket=outputs["upload_bucket"], Key="v.txt", Body=b"2")  # 2 versions
-    wait_for(lambda: items(outputs), "an item")
-    client(outputs, "s3").delete_object(Bucket=outputs["upload_bucket"], Key="v.txt")  # a delete marker
-    sheet = tmp_path / "contact-sheet.png"
-    sheet.write_bytes(b"png")
-    down = localaws(tmp_path, "down")
-    assert down.returncode == 0, down.stdout + down.stderr
-    assert "left behind: 0 buckets, 0 tables, 0 functions, 0 queues, 0 rest_apis" in down.stdout
-    assert "- aws:lambda/function:Function" in down.stdout
-    # The function ran under its role's credentials and every call was checked and allowed.
-    assert re.search(r"IAM: [1-9]\d* function call\(s\) checked, 0 denied", down.stdout), down.stdout
-    assert not (tmp_path / "state.json").exists() and not (tmp_path / "outputs.json").exists()
-    assert sheet.exists()
-    assert "no local stack running" in localaws(tmp_path, "status").stdout
+def test_versions_and_delete_markers_are_left_for_down(mini_stack: tuple[dict[str, Any], Path]) -> None:
+    """Two versions and a delete marker in the versioned upload bucket: the session fixture's
+    `down` (conftest.check_down) must still remove every bucket."""
+    outputs, _ = mini_stack
+    s3 = client(outputs, "s3")
+    for body in (b"1", b"2"):
+        s3.put_object(Bucket=outputs["upload_bucket"], Key="v.txt", Body=body)
+    wait_for(lambda: [i for i in items(outputs) if i["key"]["S"] == "v.txt"], "an item")
+    s3.delete_object(Bucket=outputs["upload_bucket"], Key="v.txt")
+    listing = s3.list_object_versions(Bucket=outputs["upload_bucket"], Prefix="v.txt")
+    assert len(listing.get("Versions", [])) == 2 and len(listing.get("DeleteMarkers", [])) == 1
 
 
 def test_unknown_resource_type_is_a_clear_error_and_nothing_is_left(tmp_path: Path) -> None:
