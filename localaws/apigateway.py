@@ -14,8 +14,14 @@ Behaviour kept from AWS (so clients see the same answers locally): unknown route
 unknown stage → 403 ``Forbidden``; bodies over 10 MiB → 413; non-binary media types are
 UTF-8 text (an image sent without a matching ``binaryMediaTypes`` entry is corrupted exactly as
 on AWS); ``$context.responseOverride`` applies; gateway responses can be customised.
-Not emulated: SigV4 verification for ``AWS_IAM`` methods (the header is required, not
-checked), throttling and quotas, caching, authorizers, HTTP/VPC-link integrations.
+Throttling and quotas are enforced from the deployed definition (see ``Limiter``): the stage's
+method settings (per method, all callers) and the usage plan of the request's API key (rate/burst
+token bucket and per-method throttle per key, then the DAY/WEEK/MONTH quota per key) → 429
+``Too Many Requests`` (``THROTTLED``) or ``Limit Exceeded`` (``QUOTA_EXCEEDED``). ``AWS_IAM``
+methods need a SigV4 ``Authorization`` header whose access key exists locally (see
+``StageServer.check_sigv4`` for what is and is not checked).
+Not emulated: the SigV4 signature itself, caching, authorizers, HTTP/VPC-link integrations,
+account-level throttling, quota ``offset``.
 """
 
 from __future__ import annotations
@@ -48,17 +54,29 @@ ACCOUNT_ID = "123456789012"  # moto's default account
 
 InvokeLambda = Callable[[str, dict], dict]
 
-# Gateway response type -> (default status, default message), as API Gateway defines them.
-GATEWAY_RESPONSES: dict[str, tuple[int, str]] = {
-    "MISSING_AUTHENTICATION_TOKEN": (403, "Missing Authentication Token"),
-    "INVALID_API_KEY": (403, "Forbidden"),
-    "ACCESS_DENIED": (403, "Forbidden"),
-    "BAD_REQUEST_PARAMETERS": (400, "Missing required request parameters"),
-    "BAD_REQUEST_BODY": (400, "Invalid request body"),
-    "UNSUPPORTED_MEDIA_TYPE": (415, "Unsupported Media Type"),
-    "REQUEST_TOO_LARGE": (413, "Request Too Long"),
-    "API_CONFIGURATION_ERROR": (500, "Internal server error"),
-    "INTEGRATION_FAILURE": (502, "Internal server error"),
+# Gateway response type -> (default status, default message, x-amzn-ErrorType), as API Gateway
+# defines them.
+GATEWAY_RESPONSES: dict[str, tuple[int, str, str]] = {
+    "MISSING_AUTHENTICATION_TOKEN": (
+        403,
+        "Missing Authentication Token",
+        "MissingAuthenticationTokenException",
+    ),
+    "INVALID_API_KEY": (403, "Forbidden", "ForbiddenException"),
+    "ACCESS_DENIED": (403, "Forbidden", "ForbiddenException"),
+    "INVALID_SIGNATURE": (
+        403,
+        "The request signature we calculated does not match the signature you provided.",
+        "InvalidSignatureException",
+    ),
+    "BAD_REQUEST_PARAMETERS": (400, "Missing required request parameters", "BadRequestException"),
+    "BAD_REQUEST_BODY": (400, "Invalid request body", "BadRequestException"),
+    "UNSUPPORTED_MEDIA_TYPE": (415, "Unsupported Media Type", "UnsupportedMediaTypeException"),
+    "REQUEST_TOO_LARGE": (413, "Request Too Long", "RequestTooLargeException"),
+    "THROTTLED": (429, "Too Many Requests", "TooManyRequestsException"),
+    "QUOTA_EXCEEDED": (429, "Limit Exceeded", "LimitExceededException"),
+    "API_CONFIGURATION_ERROR": (500, "Internal server error", "InternalServerErrorException"),
+    "INTEGRATION_FAILURE": (502, "Internal server error", "InternalServerErrorException"),
 }
 
 
@@ -109,17 +127,20 @@ class ApiDefinition:
     validators: dict[str, dict[str, Any]]
     models: dict[str, dict[str, Any]]
     gateway_responses: dict[str, dict[str, Any]]
+    # the stage's methodSettings ("*/*", "~1images~1{image_id}/GET"), refreshed on every request
+    method_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class GatewayError(Exception):
     """An answer API Gateway produces itself (not the integration's)."""
 
-    def __init__(self, response_type: str, message: str | None = None) -> None:
-        status, default = GATEWAY_RESPONSES[response_type]
+    def __init__(self, response_type: str, message: str | None = None, error_type: str | None = None) -> None:
+        status, default, default_error_type = GATEWAY_RESPONSES[response_type]
         super().__init__(message or default)
         self.response_type = response_type
         self.status = status
         self.message = message or default
+        self.error_type = error_type or default_error_type  # the x-amzn-ErrorType header
 
 
 @dataclass
@@ -130,6 +151,76 @@ class IntegrationResult:
     headers: dict[str, str]
     body: bytes
     error_message: str | None = None  # Lambda non-proxy errors select on this
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    updated: float
+
+
+class Limiter:
+    """API Gateway's request limits: token buckets (rate per second, burst) and period quotas.
+
+    ``clock`` returns epoch seconds (injectable so tests drive time instead of sleeping). A bucket
+    starts full (``burst`` tokens), refills at ``rate`` tokens per second up to ``burst``; each
+    request takes one token. A quota counts requests per UTC day, ISO week or calendar month.
+    Limits are kept in memory per server (a restart forgets them, as a new AWS account would not).
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._buckets: dict[tuple[Any, ...], _Bucket] = {}
+        self._counts: dict[tuple[Any, ...], tuple[str, int]] = {}
+
+    def take(self, key: tuple[Any, ...], rate: float, burst: float) -> bool:
+        """Take a token from the bucket ``key``; False when it is empty (the request is throttled)."""
+        now = self.clock()
+        with self._lock:
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                bucket = self._buckets[key] = _Bucket(float(burst), now)
+            # max(): a clock set back must not drain the bucket
+            bucket.tokens = min(float(burst), bucket.tokens + max(0.0, now - bucket.updated) * rate)
+            bucket.updated = now
+            if bucket.tokens < 1:
+                return False
+            bucket.tokens -= 1
+            return True
+
+    def count(self, key: tuple[Any, ...], limit: int, period: str) -> bool:
+        """Count one request against ``limit`` per ``period``; False once the limit is used up."""
+        window = _quota_window(self.clock(), period)
+        with self._lock:
+            current, used = self._counts.get(key, (window, 0))
+            if current != window:
+                used = 0  # a new day/week/month
+            if used >= limit:
+                return False
+            self._counts[key] = (window, used + 1)
+            return True
+
+
+def _quota_window(epoch: float, period: str) -> str:
+    """The quota period containing ``epoch`` (UTC), e.g. ``2026-11-23``, ``2026-W48``, ``2026-11``."""
+    day = datetime.fromtimestamp(epoch, UTC).date()
+    if period == "DAY":
+        return day.isoformat()
+    if period == "WEEK":
+        year, week, _ = day.isocalendar()
+        return f"{year}-W{week:02d}"
+    if period == "MONTH":
+        return f"{day.year}-{day.month:02d}"
+    raise RuntimeError(f"usage plan quota period {period!r} is not DAY, WEEK or MONTH")
+
+
+def _throttle(settings: Mapping[str, Any] | None, rate: str, burst: str) -> tuple[float, float] | None:
+    """(rate, burst) from throttle settings; None when unset (AWS and moto use -1 or omit them)."""
+    if not settings or settings.get(rate) is None or settings.get(burst) is None:
+        return None
+    values = float(settings[rate]), float(settings[burst])
+    return None if min(values) < 0 else values
 
 
 def media_type(content_type: str) -> str:
@@ -199,15 +290,21 @@ class StageServer:
 
     ``endpoint_url`` None means boto3's default endpoints (for tests under moto's ``mock_aws``).
     ``invoke_lambda(function_name_or_arn, event) -> result`` runs Lambda integrations; without
-    it, Lambda routes answer 500 and log why.
+    it, Lambda routes answer 500 and log why. ``clock`` (epoch seconds) drives throttling and
+    quotas.
     """
 
     def __init__(
-        self, endpoint_url: str | None, region: str, invoke_lambda: InvokeLambda | None = None
+        self,
+        endpoint_url: str | None,
+        region: str,
+        invoke_lambda: InvokeLambda | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.endpoint_url = endpoint_url or None
         self.region = region
         self.invoke_lambda = invoke_lambda
+        self.limiter = Limiter(clock)
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._definitions: dict[tuple[str, str, str], ApiDefinition] = {}
@@ -275,6 +372,8 @@ class StageServer:
         with self._lock:
             cached = self._definitions.get(key)
         if cached is not None:
+            # stage settings change without a new deployment
+            cached.method_settings = dict(stage_info.get("methodSettings") or {})
             return cached
         api = apigw.get_rest_api(restApiId=api_id)
         resources = []
@@ -308,13 +407,17 @@ class StageServer:
             validators=validators,
             models=models,
             gateway_responses=gateway_responses,
+            method_settings=dict(stage_info.get("methodSettings") or {}),
         )
         with self._lock:
             self._definitions[key] = definition
         return definition
 
-    def api_key_allowed(self, api_id: str, stage: str, value: str) -> str | None:
-        """The id of the enabled API key with this value in a usage plan for api+stage, else None.
+    def usage_plan_key(
+        self, api_id: str, stage: str, value: str
+    ) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
+        """(key id, usage plan, its api stage entry) for an enabled API key with this value whose
+        usage plan covers api+stage; None if there is none (→ 403 Forbidden).
 
         Read on every request (not cached): keys and plans can change while the stack runs.
         """
@@ -328,8 +431,96 @@ class StageServer:
             for plan in apigw.get_usage_plans(keyId=key["id"]).get("items", []):
                 for api_stage in plan.get("apiStages", []):
                     if api_stage.get("apiId") == api_id and api_stage.get("stage") == stage:
-                        return key["id"]
+                        return key["id"], plan, api_stage
         return None
+
+    def check_sigv4(self, request: Request) -> None:
+        """Authenticate an ``AWS_IAM`` method's request as far as the local AWS allows.
+
+        Checked: an ``Authorization: AWS4-HMAC-SHA256 Credential=<key>/<date>/<region>/
+        execute-api/aws4_request, …`` header is present (else 403 ``Missing Authentication
+        Token``), its scope names ``execute-api``, and the access key exists in the local AWS:
+        an IAM user's access key (IAM ``GetAccessKeyLastUsed``) or an STS session key from
+        ``AssumeRole`` (moto's STS backend, readable when moto runs in this process, as in the
+        local engine and tests) — else 403 ``The security token included in the request is
+        invalid.``. Not checked: the signature itself, the date/expiry, the region, the session
+        token, and the caller's IAM permission to ``execute-api:Invoke`` (AWS checks all these).
+        """
+        auth = request.header("authorization")
+        if not auth.startswith("AWS4-HMAC-SHA256"):
+            raise GatewayError("MISSING_AUTHENTICATION_TOKEN")
+        scope = auth.partition("Credential=")[2].partition(",")[0].strip().split("/")
+        if len(scope) != 5 or not scope[0]:
+            raise GatewayError(
+                "INVALID_SIGNATURE",
+                "Authorization header requires 'Credential' parameter"
+                " (Credential=<access key>/<date>/<region>/execute-api/aws4_request).",
+                "IncompleteSignatureException",
+            )
+        if scope[3] != "execute-api":
+            raise GatewayError(
+                "INVALID_SIGNATURE", "Credential should be scoped to correct service: 'execute-api'."
+            )
+        if not self._access_key_exists(scope[0]):
+            raise GatewayError(
+                "INVALID_SIGNATURE",
+                "The security token included in the request is invalid.",
+                "UnrecognizedClientException",
+            )
+
+    def _access_key_exists(self, access_key_id: str) -> bool:
+        try:
+            self.client("iam").get_access_key_last_used(AccessKeyId=access_key_id)
+            return True
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") != "NoSuchEntity":
+                raise
+        # STS keys live only in moto's STS backend (no API lists them)
+        from moto.sts.models import sts_backends
+
+        return any(
+            role.access_key_id == access_key_id
+            for account in list(sts_backends.values())
+            for backend in list(account.values())
+            for role in list(backend.assumed_roles)
+        )
+
+    def enforce_limits(
+        self, api: ApiDefinition, resource: Resource, http_method: str, plan_key: tuple[Any, ...] | None
+    ) -> None:
+        """Stage method throttling (all callers), then the usage plan's per-key throttle and quota.
+
+        Order as on AWS: throttling before the quota, so a throttled request uses no quota.
+        """
+        method_key = f"{resource.path.replace('/', '~1')}/{http_method}"
+        settings = api.method_settings.get(method_key) or api.method_settings.get("*/*")
+        limits = [
+            (
+                (api.api_id, api.stage, "method", resource.path, http_method),
+                _throttle(settings, "throttlingRateLimit", "throttlingBurstLimit"),
+            )
+        ]
+        if plan_key is not None:
+            key_id, plan, api_stage = plan_key
+            per_method = (api_stage.get("throttle") or {}).get(f"{resource.path}/{http_method}")
+            limits += [
+                ((plan["id"], key_id, "plan"), _throttle(plan.get("throttle"), "rateLimit", "burstLimit")),
+                (
+                    (plan["id"], key_id, resource.path, http_method),
+                    _throttle(per_method, "rateLimit", "burstLimit"),
+                ),
+            ]
+        for bucket, throttle in limits:
+            if throttle is not None and not self.limiter.take(bucket, *throttle):
+                raise GatewayError("THROTTLED")
+        if plan_key is None:
+            return
+        key_id, plan, _ = plan_key
+        quota = plan.get("quota") or {}
+        if quota.get("limit") is not None and not self.limiter.count(
+            (plan["id"], key_id), int(quota["limit"]), quota["period"]
+        ):
+            raise GatewayError("QUOTA_EXCEEDED")
 
     # --- request handling -----------------------------------------------------------------
 
@@ -396,15 +587,15 @@ class StageServer:
             }
         )
 
+        if method.get("authorizationType") == "AWS_IAM":
+            self.check_sigv4(request)
+        plan_key = None
         if method.get("apiKeyRequired"):
-            key_id = self.api_key_allowed(api.api_id, api.stage, api_key)
-            if key_id is None:
+            plan_key = self.usage_plan_key(api.api_id, api.stage, api_key)
+            if plan_key is None:
                 raise GatewayError("INVALID_API_KEY")
-            context["identity"]["apiKeyId"] = key_id
-        if method.get("authorizationType") == "AWS_IAM" and not request.header("authorization").startswith(
-            "AWS4-HMAC-SHA256"
-        ):
-            raise GatewayError("MISSING_AUTHENTICATION_TOKEN")
+            context["identity"]["apiKeyId"] = plan_key[0]
+        self.enforce_limits(api, resource, request.method.upper(), plan_key)
 
         params = {
             "path": path_params,
@@ -789,7 +980,7 @@ class StageServer:
             family = "DEFAULT_4XX" if error.status < 500 else "DEFAULT_5XX"
             custom = api.gateway_responses.get(error.response_type) or api.gateway_responses.get(family) or {}
         status = int(custom.get("statusCode") or error.status)
-        headers = {"Content-Type": "application/json", "x-amzn-ErrorType": _error_type(error.response_type)}
+        headers = {"Content-Type": "application/json", "x-amzn-ErrorType": error.error_type}
         for target, source in (custom.get("responseParameters") or {}).items():
             if source.startswith("'") and source.endswith("'"):
                 headers[target.split(".", 3)[-1]] = source[1:-1]
@@ -806,18 +997,6 @@ class StageServer:
             body = json.dumps({"message": error.message}).encode()
         headers["x-amzn-RequestId"] = request_id
         return Response(status, headers, body)
-
-
-def _error_type(response_type: str) -> str:
-    return {
-        "INVALID_API_KEY": "ForbiddenException",
-        "ACCESS_DENIED": "ForbiddenException",
-        "MISSING_AUTHENTICATION_TOKEN": "MissingAuthenticationTokenException",
-        "BAD_REQUEST_PARAMETERS": "BadRequestException",
-        "BAD_REQUEST_BODY": "BadRequestException",
-        "UNSUPPORTED_MEDIA_TYPE": "UnsupportedMediaTypeException",
-        "REQUEST_TOO_LARGE": "RequestTooLargeException",
-    }.get(response_type, "InternalServerErrorException")
 
 
 def _function_from_path(target: str) -> str:

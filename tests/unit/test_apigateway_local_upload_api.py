@@ -175,9 +175,10 @@ def _args(**overrides: Any) -> UploadApiArgs:
         max_upload_mb=30,
         api_auth="api_key",
         cors_origins=["*"],
-        throttle_rate_limit=10.0,
-        throttle_burst_limit=20,
-        quota_per_day=1000,
+        # high: these tests run on the wall clock (test_apigateway_local_limits drives limits)
+        throttle_rate_limit=1000.0,
+        throttle_burst_limit=500,
+        quota_per_day=10_000,
     )
     return dataclasses.replace(args, **overrides)
 
@@ -464,18 +465,35 @@ def test_quoted_key_roundtrip_over_http(deployed: Deployed) -> None:
         deployed.server.stop()
 
 
-def test_iam_mode_requires_a_signature(local_aws: str) -> None:
+def test_iam_mode_requires_a_known_access_key(local_aws: str) -> None:
     deployed = deploy(local_aws, "iamapi", api_auth="iam")
     assert deployed.key == ""
     resp = deployed.request("GET", f"/images/{IMAGE_ID}", key=False)
-    assert resp.status == 403
-    signed = deployed.request(
-        "GET",
-        f"/images/{IMAGE_ID}",
-        headers={"Authorization": "AWS4-HMAC-SHA256 Credential=…"},
-        key=False,
+    assert (resp.status, resp.json()) == (403, {"message": "Missing Authentication Token"})
+
+    def signed(access_key: str) -> Response:
+        scope = f"{access_key}/20261123/{REGION}/execute-api/aws4_request"
+        auth = f"AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=host, Signature=00"
+        return deployed.request("GET", f"/images/{IMAGE_ID}", headers={"Authorization": auth}, key=False)
+
+    unknown = signed("AKIAUNKNOWN000000000")
+    assert (unknown.status, unknown.json()) == (
+        403,
+        {"message": "The security token included in the request is invalid."},
     )
-    assert signed.status == 200
+    iam = boto3.client("iam", region_name=REGION)
+    iam.create_user(UserName="app")
+    assert signed(iam.create_access_key(UserName="app")["AccessKey"]["AccessKeyId"]).status == 200
+
+
+def test_usage_plan_limits_from_config_reach_the_stage_server(deployed: Deployed) -> None:
+    found = deployed.server.usage_plan_key(deployed.api_id, "dev", deployed.key)
+    assert found is not None
+    _, plan, _ = found
+    assert plan["throttle"] == {"rateLimit": 1000.0, "burstLimit": 500}
+    assert plan["quota"]["limit"] == 10_000 and plan["quota"]["period"] == "DAY"
+    settings = deployed.server.definition(deployed.api_id, "dev").method_settings["*/*"]
+    assert (settings["throttlingRateLimit"], settings["throttlingBurstLimit"]) == (1000.0, 500)
 
 
 @pytest.mark.parametrize(
