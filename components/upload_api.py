@@ -590,42 +590,79 @@ class UploadApi(pulumi.ComponentResource):
             status = resp["status"]
             headers = {"Access-Control-Allow-Origin": f"'{self._origin}'"}
             headers.update(resp.get("headers", {}))
-            method_response = aws.apigateway.MethodResponse(
-                f"{self._name}-{label}-{status}",
-                rest_api=self.rest_api.id,
-                resource_id=resource.id,
-                http_method=method.http_method,
-                status_code=status,
-                response_parameters={f"method.response.header.{h}": False for h in headers},
-                opts=ResourceOptions(parent=self),
-            )
-            integration_response = aws.apigateway.IntegrationResponse(
-                f"{self._name}-{label}-{status}-integration",
-                rest_api=self.rest_api.id,
-                resource_id=resource.id,
-                http_method=method.http_method,
-                status_code=status,
-                selection_pattern=resp.get("pattern"),
-                response_parameters={f"method.response.header.{h}": v for h, v in headers.items()},
-                response_templates=resp.get("templates"),
-                opts=ResourceOptions(parent=self, depends_on=[method_response, integration]),
+            self._response(
+                label,
+                resource,
+                method,
+                integration,
+                status,
+                headers,
+                resp.get("templates"),
+                resp.get("pattern"),
             )
             self._spec[f"{path} {label} {status}"] = {
                 "pattern": resp.get("pattern"),
                 "headers": headers,
                 "templates": resp.get("templates"),
             }
-            self._deps.extend([method_response, integration_response])
+
+    def _response(
+        self,
+        label: str,
+        resource: aws.apigateway.Resource,
+        method: aws.apigateway.Method,
+        integration: aws.apigateway.Integration,
+        status: str,
+        headers: dict[str, str],
+        templates: dict[str, str] | None,
+        pattern: str | None = None,
+    ) -> None:
+        """One status of a method: its declared headers and how the integration's answer maps to it."""
+        method_response = aws.apigateway.MethodResponse(
+            f"{self._name}-{label}-{status}",
+            rest_api=self.rest_api.id,
+            resource_id=resource.id,
+            http_method=method.http_method,
+            status_code=status,
+            response_parameters={f"method.response.header.{h}": False for h in headers},
+            opts=ResourceOptions(parent=self),
+        )
+        integration_response = aws.apigateway.IntegrationResponse(
+            f"{self._name}-{label}-{status}-integration",
+            rest_api=self.rest_api.id,
+            resource_id=resource.id,
+            http_method=method.http_method,
+            status_code=status,
+            selection_pattern=pattern,
+            response_parameters={f"method.response.header.{h}": v for h, v in headers.items()},
+            response_templates=templates,
+            opts=ResourceOptions(parent=self, depends_on=[method_response, integration]),
+        )
+        self._deps.extend([method_response, integration_response])
+
+    def _integration(
+        self, label: str, resource: aws.apigateway.Resource, method: aws.apigateway.Method, **kwargs: Any
+    ) -> aws.apigateway.Integration:
+        """The integration of ``method`` (``kwargs``: type, uri, templates, …)."""
+        integration = aws.apigateway.Integration(
+            f"{self._name}-{label}-integration",
+            rest_api=self.rest_api.id,
+            resource_id=resource.id,
+            http_method=method.http_method,
+            opts=ResourceOptions(parent=self),
+            **kwargs,
+        )
+        self._deps.append(integration)
+        return integration
 
     def _s3_upload(self, resource: aws.apigateway.Resource) -> None:
         args = self._args
         params = {"method.request.path.key": True, "method.request.header.Content-Type": True}
         method = self._method("upload", resource, "PUT", "/uploads/{key+}", params)
-        integration = aws.apigateway.Integration(
-            f"{self._name}-upload-integration",
-            rest_api=self.rest_api.id,
-            resource_id=resource.id,
-            http_method=method.http_method,
+        integration = self._integration(
+            "upload",
+            resource,
+            method,
             type="AWS",
             integration_http_method="PUT",
             uri=Output.concat(
@@ -643,9 +680,7 @@ class UploadApi(pulumi.ComponentResource):
             # no templates, no conversion: the image bytes reach S3 exactly as sent
             passthrough_behavior="WHEN_NO_TEMPLATES",
             timeout_milliseconds=29000,
-            opts=ResourceOptions(parent=self),
         )
-        self._deps.append(integration)
         self._spec["PUT /uploads/{key+} integration"] = "s3 PUT passthrough"
         self._responses(
             "upload",
@@ -690,11 +725,10 @@ class UploadApi(pulumi.ComponentResource):
         response_template: str,
     ) -> None:
         method = self._method(label, resource, "GET", path, params)
-        integration = aws.apigateway.Integration(
-            f"{self._name}-{label}-integration",
-            rest_api=self.rest_api.id,
-            resource_id=resource.id,
-            http_method=method.http_method,
+        integration = self._integration(
+            label,
+            resource,
+            method,
             type="AWS",
             integration_http_method="POST",
             uri=Output.concat(
@@ -703,9 +737,7 @@ class UploadApi(pulumi.ComponentResource):
             credentials=self.integration_role.arn,
             request_templates={"application/json": request_template},
             passthrough_behavior="NEVER",
-            opts=ResourceOptions(parent=self),
         )
-        self._deps.append(integration)
         self._spec[f"GET {path} integration"] = {"action": action, "response": response_template}
         self._responses(
             label,
@@ -733,16 +765,14 @@ class UploadApi(pulumi.ComponentResource):
         params: dict[str, bool],
     ) -> None:
         method = self._method(label, resource, http_method, path, params)
-        integration = aws.apigateway.Integration(
-            f"{self._name}-{label}-integration",
-            rest_api=self.rest_api.id,
-            resource_id=resource.id,
-            http_method=method.http_method,
+        self._integration(
+            label,
+            resource,
+            method,
             type="AWS_PROXY",
             integration_http_method="POST",
             uri=function.invoke_arn,
             timeout_milliseconds=29000,
-            opts=ResourceOptions(parent=self),
         )
         # The permission names the exact method and path, not the whole API.
         permission = aws.lambda_.Permission(
@@ -755,7 +785,7 @@ class UploadApi(pulumi.ComponentResource):
             ),
             opts=ResourceOptions(parent=self),
         )
-        self._deps.extend([integration, permission])
+        self._deps.append(permission)
         self._spec[f"{http_method} {path} integration"] = {"proxy": label}
 
     def _preflight(self, label: str, resource: aws.apigateway.Resource, methods: str) -> None:
@@ -769,15 +799,14 @@ class UploadApi(pulumi.ComponentResource):
             api_key_required=False,
             opts=ResourceOptions(parent=self),
         )
-        integration = aws.apigateway.Integration(
-            f"{self._name}-{label}-options-integration",
-            rest_api=self.rest_api.id,
-            resource_id=resource.id,
-            http_method=method.http_method,
+        self._deps.append(method)
+        integration = self._integration(
+            f"{label}-options",
+            resource,
+            method,
             type="MOCK",
             request_templates={"application/json": '{"statusCode": 200}'},
             passthrough_behavior="WHEN_NO_TEMPLATES",
-            opts=ResourceOptions(parent=self),
         )
         headers = {
             "Access-Control-Allow-Origin": f"'{self._origin}'",
@@ -787,28 +816,10 @@ class UploadApi(pulumi.ComponentResource):
         }
         if "*" not in origins:
             headers["Vary"] = "'Origin'"
-        method_response = aws.apigateway.MethodResponse(
-            f"{self._name}-{label}-options-200",
-            rest_api=self.rest_api.id,
-            resource_id=resource.id,
-            http_method=method.http_method,
-            status_code="200",
-            response_parameters={f"method.response.header.{h}": False for h in headers},
-            opts=ResourceOptions(parent=self),
-        )
         template = _preflight_template(origins)
-        integration_response = aws.apigateway.IntegrationResponse(
-            f"{self._name}-{label}-options-200-integration",
-            rest_api=self.rest_api.id,
-            resource_id=resource.id,
-            http_method=method.http_method,
-            status_code="200",
-            response_parameters={f"method.response.header.{h}": v for h, v in headers.items()},
-            response_templates={"application/json": template} if template else None,
-            opts=ResourceOptions(parent=self, depends_on=[method_response, integration]),
-        )
+        templates = {"application/json": template} if template else None
+        self._response(f"{label}-options", resource, method, integration, "200", headers, templates)
         self._spec[f"OPTIONS {label}"] = {"headers": headers, "template": template}
-        self._deps.extend([method, integration, method_response, integration_response])
 
     def _gateway_responses(self) -> None:
         """JSON + CORS for every answer API Gateway makes itself (4XX/5XX families, 413, 415)."""
