@@ -141,6 +141,47 @@ def test_dynamodb_actions_are_checked_against_the_table_arn(endpoint: str, enfor
     assert code(lambda: ddb.delete_table(TableName="items")) == "AccessDeniedException"
 
 
+def test_kms_and_sqs_calls_are_checked_too(endpoint: str, enforcer: access.Enforcer) -> None:
+    key_id = admin_client(endpoint, "kms").create_key()["KeyMetadata"]["KeyId"]
+    queue = admin_client(endpoint, "sqs").create_queue(QueueName="dlq")["QueueUrl"]
+    creds = access.assume_role(endpoint, REGION, "arn:aws:iam::123456789012:role/fn", "fn")
+    enforcer.watch(creds["AWS_ACCESS_KEY_ID"], "fn")
+    session = boto3.session.Session(
+        aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=creds["AWS_SESSION_TOKEN"],
+        region_name=REGION,
+    )
+    kms = session.client("kms", endpoint_url=endpoint)
+    sqs = session.client("sqs", endpoint_url=endpoint)
+    assert code(lambda: kms.generate_data_key(KeyId=key_id, KeySpec="AES_256")) == "AccessDeniedException"
+    assert code(lambda: sqs.send_message(QueueUrl=queue, MessageBody="x")) in (
+        "AccessDeniedException",
+        "AccessDenied",
+    )
+    # Allowed on exactly that key and queue (ARNs, as the program scopes them): both succeed.
+    grant = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "kms:GenerateDataKey",
+                "Resource": f"arn:aws:kms:{REGION}:123456789012:key/{key_id}",
+            },
+            {
+                "Effect": "Allow",
+                "Action": "sqs:SendMessage",
+                "Resource": f"arn:aws:sqs:{REGION}:123456789012:dlq",
+            },
+        ],
+    }
+    admin_client(endpoint, "iam").put_role_policy(
+        RoleName="fn", PolicyName="kms-sqs", PolicyDocument=json.dumps(grant)
+    )
+    assert len(kms.generate_data_key(KeyId=key_id, KeySpec="AES_256")["Plaintext"]) == 32
+    assert sqs.send_message(QueueUrl=queue, MessageBody="x")["MessageId"]
+
+
 def test_unwatched_and_disabled_credentials_are_not_checked(endpoint: str, enforcer: access.Enforcer) -> None:
     # The deployer / developer's dummy keys and sessions not started by the engine: moto's default.
     admin_client(endpoint, "s3").put_object(Bucket="in-bucket", Key="admin.txt", Body=b"x")
