@@ -92,132 +92,95 @@ class Resource:
         )
 
 
-@register("aws:apigateway/method:Method")
-class Method:
+def _method_key(d: dict[str, Any], by_status: bool) -> dict[str, Any]:
+    """What names a method, its integration and their responses in AWS: API, resource, verb (status)."""
+    key = {"restApiId": _api(d), "resourceId": d["resourceId"], "httpMethod": d["httpMethod"]}
+    if by_status:
+        key["statusCode"] = d["statusCode"]
+    return key
+
+
+class _MethodPart:
+    """Method, integration, method/integration response: one put and one delete on the method key."""
+
+    put: ClassVar[str]
+    remove: ClassVar[str]
+    prefix: ClassVar[str]  # physical id: ``<prefix>-<api>-<resource>-<verb>[-<status>]``
+    by_status: ClassVar[bool] = False
+
+    def fields(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
     def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        ctx.client("apigateway").put_method(
-            **prune(
-                {
-                    "restApiId": _api(inputs),
-                    "resourceId": inputs["resourceId"],
-                    "httpMethod": inputs["httpMethod"],
-                    "authorizationType": inputs.get("authorization") or "NONE",
-                    "authorizerId": inputs.get("authorizerId"),
-                    "apiKeyRequired": bool(inputs.get("apiKeyRequired")),
-                    "operationName": inputs.get("operationName"),
-                    "requestParameters": _bools(inputs.get("requestParameters")),
-                    "requestModels": inputs.get("requestModels"),
-                    "requestValidatorId": inputs.get("requestValidatorId"),
-                    "authorizationScopes": inputs.get("authorizationScopes"),
-                }
-            )
-        )
-        return f"agm-{_api(inputs)}-{inputs['resourceId']}-{inputs['httpMethod']}", dict(inputs)
+        key = _method_key(inputs, self.by_status)
+        getattr(ctx.client("apigateway"), self.put)(**prune({**key, **self.fields(inputs)}))
+        return "-".join([self.prefix, *map(str, key.values())]), dict(inputs)
 
     def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
-        ignore_missing(
-            lambda: ctx.client("apigateway").delete_method(
-                restApiId=_api(state), resourceId=state["resourceId"], httpMethod=state["httpMethod"]
-            )
-        )
+        key = _method_key(state, self.by_status)
+        ignore_missing(lambda: getattr(ctx.client("apigateway"), self.remove)(**key))
+
+
+@register("aws:apigateway/method:Method")
+class Method(_MethodPart):
+    put, remove, prefix = "put_method", "delete_method", "agm"
+
+    def fields(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "authorizationType": inputs.get("authorization") or "NONE",
+            "authorizerId": inputs.get("authorizerId"),
+            "apiKeyRequired": bool(inputs.get("apiKeyRequired")),
+            "operationName": inputs.get("operationName"),
+            "requestParameters": _bools(inputs.get("requestParameters")),
+            "requestModels": inputs.get("requestModels"),
+            "requestValidatorId": inputs.get("requestValidatorId"),
+            "authorizationScopes": inputs.get("authorizationScopes"),
+        }
 
 
 @register("aws:apigateway/integration:Integration")
-class Integration:
-    def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        ctx.client("apigateway").put_integration(
-            **prune(
-                {
-                    "restApiId": _api(inputs),
-                    "resourceId": inputs["resourceId"],
-                    "httpMethod": inputs["httpMethod"],
-                    "type": inputs["type"],
-                    "integrationHttpMethod": inputs.get("integrationHttpMethod"),
-                    "uri": inputs.get("uri"),
-                    "credentials": inputs.get("credentials"),
-                    "requestParameters": inputs.get("requestParameters"),
-                    "requestTemplates": inputs.get("requestTemplates"),
-                    "passthroughBehavior": inputs.get("passthroughBehavior"),
-                    "contentHandling": inputs.get("contentHandling"),
-                    "timeoutInMillis": as_int(inputs.get("timeoutMilliseconds")),
-                    "cacheNamespace": inputs.get("cacheNamespace"),
-                    "cacheKeyParameters": inputs.get("cacheKeyParameters"),
-                    "connectionType": inputs.get("connectionType"),
-                }
-            )
-        )
-        return f"agi-{_api(inputs)}-{inputs['resourceId']}-{inputs['httpMethod']}", dict(inputs)
+class Integration(_MethodPart):
+    put, remove, prefix = "put_integration", "delete_integration", "agi"
 
-    def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
-        ignore_missing(
-            lambda: ctx.client("apigateway").delete_integration(
-                restApiId=_api(state), resourceId=state["resourceId"], httpMethod=state["httpMethod"]
-            )
-        )
+    def fields(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": inputs["type"],
+            "integrationHttpMethod": inputs.get("integrationHttpMethod"),
+            "uri": inputs.get("uri"),
+            "credentials": inputs.get("credentials"),
+            "requestParameters": inputs.get("requestParameters"),
+            "requestTemplates": inputs.get("requestTemplates"),
+            "passthroughBehavior": inputs.get("passthroughBehavior"),
+            "contentHandling": inputs.get("contentHandling"),
+            "timeoutInMillis": as_int(inputs.get("timeoutMilliseconds")),
+            "cacheNamespace": inputs.get("cacheNamespace"),
+            "cacheKeyParameters": inputs.get("cacheKeyParameters"),
+            "connectionType": inputs.get("connectionType"),
+        }
 
 
 @register("aws:apigateway/methodResponse:MethodResponse")
-class MethodResponse:
-    def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        ctx.client("apigateway").put_method_response(
-            **prune(
-                {
-                    "restApiId": _api(inputs),
-                    "resourceId": inputs["resourceId"],
-                    "httpMethod": inputs["httpMethod"],
-                    "statusCode": inputs["statusCode"],
-                    "responseParameters": _bools(inputs.get("responseParameters")),
-                    "responseModels": inputs.get("responseModels"),
-                }
-            )
-        )
-        return (
-            f"agmr-{_api(inputs)}-{inputs['resourceId']}-{inputs['httpMethod']}-{inputs['statusCode']}",
-            dict(inputs),
-        )
+class MethodResponse(_MethodPart):
+    put, remove, prefix, by_status = "put_method_response", "delete_method_response", "agmr", True
 
-    def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
-        ignore_missing(
-            lambda: ctx.client("apigateway").delete_method_response(
-                restApiId=_api(state),
-                resourceId=state["resourceId"],
-                httpMethod=state["httpMethod"],
-                statusCode=state["statusCode"],
-            )
-        )
+    def fields(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "responseParameters": _bools(inputs.get("responseParameters")),
+            "responseModels": inputs.get("responseModels"),
+        }
 
 
 @register("aws:apigateway/integrationResponse:IntegrationResponse")
-class IntegrationResponse:
-    def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        ctx.client("apigateway").put_integration_response(
-            **prune(
-                {
-                    "restApiId": _api(inputs),
-                    "resourceId": inputs["resourceId"],
-                    "httpMethod": inputs["httpMethod"],
-                    "statusCode": inputs["statusCode"],
-                    "selectionPattern": inputs.get("selectionPattern"),
-                    "responseParameters": inputs.get("responseParameters"),
-                    "responseTemplates": inputs.get("responseTemplates"),
-                    "contentHandling": inputs.get("contentHandling"),
-                }
-            )
-        )
-        return (
-            f"agir-{_api(inputs)}-{inputs['resourceId']}-{inputs['httpMethod']}-{inputs['statusCode']}",
-            dict(inputs),
-        )
+class IntegrationResponse(_MethodPart):
+    put, remove, prefix, by_status = "put_integration_response", "delete_integration_response", "agir", True
 
-    def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
-        ignore_missing(
-            lambda: ctx.client("apigateway").delete_integration_response(
-                restApiId=_api(state),
-                resourceId=state["resourceId"],
-                httpMethod=state["httpMethod"],
-                statusCode=state["statusCode"],
-            )
-        )
+    def fields(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "selectionPattern": inputs.get("selectionPattern"),
+            "responseParameters": inputs.get("responseParameters"),
+            "responseTemplates": inputs.get("responseTemplates"),
+            "contentHandling": inputs.get("contentHandling"),
+        }
 
 
 @register("aws:apigateway/response:Response")
