@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 from localaws.resources import Context, autoname, ignore_missing, pascal, prune, register
 
@@ -54,6 +54,26 @@ def empty_bucket(ctx: Context, bucket: str) -> int:
     return removed
 
 
+class _BucketSetting:
+    """A bucket-level setting resource: one put on the bucket (physical id = bucket), one delete call."""
+
+    put: ClassVar[str]
+    remove: ClassVar[str]
+    remove_args: ClassVar[dict[str, Any]] = {}  # for settings cleared by a put (no delete call)
+
+    def config(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """The put call's arguments besides ``Bucket``."""
+        raise NotImplementedError
+
+    def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        config = self.config(inputs)
+        getattr(ctx.client("s3"), self.put)(Bucket=inputs["bucket"], **config)
+        return inputs["bucket"], dict(inputs)
+
+    def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
+        ignore_missing(lambda: getattr(ctx.client("s3"), self.remove)(Bucket=rid, **self.remove_args))
+
+
 @_register_all("Bucket")
 class Bucket:
     def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -92,65 +112,46 @@ class Bucket:
 
 
 @_register_all("Versioning")
-class BucketVersioning:
-    def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        conf = inputs.get("versioningConfiguration") or {}
-        ctx.client("s3").put_bucket_versioning(
-            Bucket=inputs["bucket"], VersioningConfiguration={"Status": conf.get("status", "Enabled")}
-        )
-        return inputs["bucket"], dict(inputs)
+class BucketVersioning(_BucketSetting):
+    put = remove = "put_bucket_versioning"
+    remove_args: ClassVar[dict[str, Any]] = {"VersioningConfiguration": {"Status": "Suspended"}}
 
-    def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
-        ignore_missing(
-            lambda: ctx.client("s3").put_bucket_versioning(
-                Bucket=rid, VersioningConfiguration={"Status": "Suspended"}
-            )
-        )
+    def config(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        conf = inputs.get("versioningConfiguration") or {}
+        return {"VersioningConfiguration": {"Status": conf.get("status", "Enabled")}}
 
 
 @_register_all("Sse")
-class BucketEncryption:
-    def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        rules = pascal(inputs.get("rules") or [])
-        ctx.client("s3").put_bucket_encryption(
-            Bucket=inputs["bucket"], ServerSideEncryptionConfiguration={"Rules": rules}
-        )
-        return inputs["bucket"], dict(inputs)
+class BucketEncryption(_BucketSetting):
+    put, remove = "put_bucket_encryption", "delete_bucket_encryption"
 
-    def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
-        ignore_missing(lambda: ctx.client("s3").delete_bucket_encryption(Bucket=rid))
+    def config(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        return {"ServerSideEncryptionConfiguration": {"Rules": pascal(inputs.get("rules") or [])}}
 
 
 @register("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
-class PublicAccessBlock:
-    def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+class PublicAccessBlock(_BucketSetting):
+    put, remove = "put_public_access_block", "delete_public_access_block"
+
+    def config(self, inputs: dict[str, Any]) -> dict[str, Any]:
         conf = {
             k: bool(inputs.get(k, False))
             for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
         }
-        ctx.client("s3").put_public_access_block(
-            Bucket=inputs["bucket"], PublicAccessBlockConfiguration=pascal(conf)
-        )
-        return inputs["bucket"], dict(inputs)
-
-    def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
-        ignore_missing(lambda: ctx.client("s3").delete_public_access_block(Bucket=rid))
+        return {"PublicAccessBlockConfiguration": pascal(conf)}
 
 
 @register("aws:s3/bucketOwnershipControls:BucketOwnershipControls")
-class OwnershipControls:
-    def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        rule = inputs.get("rule") or {}
-        ctx.client("s3").put_bucket_ownership_controls(
-            Bucket=inputs["bucket"],
-            OwnershipControls={
-                "Rules": [{"ObjectOwnership": rule.get("objectOwnership", "BucketOwnerEnforced")}]
-            },
-        )
-        return inputs["bucket"], dict(inputs)
+class OwnershipControls(_BucketSetting):
+    put, remove = "put_bucket_ownership_controls", "delete_bucket_ownership_controls"
 
-    def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
-        ignore_missing(lambda: ctx.client("s3").delete_bucket_ownership_controls(Bucket=rid))
+    def config(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        rule = inputs.get("rule") or {}
+        return {
+            "OwnershipControls": {
+                "Rules": [{"ObjectOwnership": rule.get("objectOwnership", "BucketOwnerEnforced")}]
+            }
+        }
 
 
 def is_tls_only_deny(statement: dict[str, Any]) -> bool:
@@ -202,27 +203,20 @@ def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
 
 
 @_register_all("Lifecycle")
-class Lifecycle:
-    def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        rules = [_lifecycle_rule(r) for r in inputs.get("rules") or []]
-        ctx.client("s3").put_bucket_lifecycle_configuration(
-            Bucket=inputs["bucket"], LifecycleConfiguration={"Rules": rules}
-        )
-        return inputs["bucket"], dict(inputs)
+class Lifecycle(_BucketSetting):
+    put, remove = "put_bucket_lifecycle_configuration", "delete_bucket_lifecycle"
 
-    def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
-        ignore_missing(lambda: ctx.client("s3").delete_bucket_lifecycle(Bucket=rid))
+    def config(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        return {"LifecycleConfiguration": {"Rules": [_lifecycle_rule(r) for r in inputs.get("rules") or []]}}
 
 
 @_register_all("Cors")
-class Cors:
-    def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        rules = [prune(pascal(r, {"id": "ID"})) for r in inputs.get("corsRules") or []]
-        ctx.client("s3").put_bucket_cors(Bucket=inputs["bucket"], CORSConfiguration={"CORSRules": rules})
-        return inputs["bucket"], dict(inputs)
+class Cors(_BucketSetting):
+    put, remove = "put_bucket_cors", "delete_bucket_cors"
 
-    def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
-        ignore_missing(lambda: ctx.client("s3").delete_bucket_cors(Bucket=rid))
+    def config(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        rules = [prune(pascal(r, {"id": "ID"})) for r in inputs.get("corsRules") or []]
+        return {"CORSConfiguration": {"CORSRules": rules}}
 
 
 def _filter(item: dict[str, Any]) -> dict[str, Any]:
@@ -235,8 +229,11 @@ def _filter(item: dict[str, Any]) -> dict[str, Any]:
 
 
 @register("aws:s3/bucketNotification:BucketNotification")
-class Notification:
-    def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+class Notification(_BucketSetting):
+    put = remove = "put_bucket_notification_configuration"
+    remove_args: ClassVar[dict[str, Any]] = {"NotificationConfiguration": {}}
+
+    def config(self, inputs: dict[str, Any]) -> dict[str, Any]:
         conf: dict[str, Any] = {}
         for key, out, arn in (
             ("lambdaFunctions", "LambdaFunctionConfigurations", ("lambdaFunctionArn", "LambdaFunctionArn")),
@@ -251,14 +248,4 @@ class Notification:
                 ]
         if inputs.get("eventbridge"):
             conf["EventBridgeConfiguration"] = {}
-        ctx.client("s3").put_bucket_notification_configuration(
-            Bucket=inputs["bucket"], NotificationConfiguration=conf
-        )
-        return inputs["bucket"], dict(inputs)
-
-    def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
-        ignore_missing(
-            lambda: ctx.client("s3").put_bucket_notification_configuration(
-                Bucket=rid, NotificationConfiguration={}
-            )
-        )
+        return {"NotificationConfiguration": conf}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from localaws.resources import Context, autoname, ignore_missing, prune, register
 
@@ -51,13 +51,22 @@ class Queue:
         )
 
 
-@register("aws:sqs/queuePolicy:QueuePolicy")
-class QueuePolicy:
+class _QueueAttribute:
+    """A queue-level setting resource: one queue attribute set from one input (id = queue URL)."""
+
+    attribute: ClassVar[str]
+    input: ClassVar[str]
+
     def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         ctx.client("sqs").set_queue_attributes(
-            QueueUrl=inputs["queueUrl"], Attributes={"Policy": inputs["policy"]}
+            QueueUrl=inputs["queueUrl"], Attributes={self.attribute: inputs[self.input]}
         )
         return inputs["queueUrl"], dict(inputs)
+
+
+@register("aws:sqs/queuePolicy:QueuePolicy")
+class QueuePolicy(_QueueAttribute):
+    attribute, input = "Policy", "policy"
 
     def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
         ignore_missing(
@@ -67,12 +76,8 @@ class QueuePolicy:
 
 
 @register("aws:sqs/redrivePolicy:RedrivePolicy")
-class RedrivePolicy:
-    def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        ctx.client("sqs").set_queue_attributes(
-            QueueUrl=inputs["queueUrl"], Attributes={"RedrivePolicy": inputs["redrivePolicy"]}
-        )
-        return inputs["queueUrl"], dict(inputs)
+class RedrivePolicy(_QueueAttribute):
+    attribute, input = "RedrivePolicy", "redrivePolicy"
 
     def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
         return None  # goes with the queue
