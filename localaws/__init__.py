@@ -3,3 +3,13 @@
 ``python -m localaws up|down|status|redrive|faults`` (``make up`` / ``make down``). The program
 and its components never import this package.
 """
+
+
+def client_args(endpoint_url: str, region: str) -> dict[str, str]:
+    """boto3 client/resource arguments for the local endpoint (moto takes any credentials)."""
+    return {
+        "region_name": region,
+        "endpoint_url": endpoint_url,
+        "aws_access_key_id": "local",
+        "aws_secret_access_key": "local",
+    }

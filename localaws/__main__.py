@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from localaws import client_args
+
 STATE = "state.json"
 OUTPUTS = "outputs.json"
 LOG = "engine.log"
@@ -286,13 +288,7 @@ def status(args: argparse.Namespace) -> int:
     try:
         import boto3
 
-        sqs = boto3.client(
-            "sqs",
-            region_name=outputs.get("region", "us-east-1"),
-            endpoint_url=state["endpoint_url"],
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
+        sqs = boto3.client("sqs", **client_args(state["endpoint_url"], outputs.get("region", "us-east-1")))
         if outputs.get("dlq_url"):
             attrs = sqs.get_queue_attributes(
                 QueueUrl=outputs["dlq_url"], AttributeNames=["ApproximateNumberOfMessages"]
@@ -311,12 +307,7 @@ def _clients(state_dir: Path) -> tuple[dict[str, Any], Any, Any]:
     if not state:
         raise SystemExit("no local stack running: `make up` first")
     outputs = json.loads((state_dir / OUTPUTS).read_text())
-    kwargs = {
-        "region_name": outputs.get("region", "us-east-1"),
-        "endpoint_url": state["endpoint_url"],
-        "aws_access_key_id": "local",
-        "aws_secret_access_key": "local",
-    }
+    kwargs = client_args(state["endpoint_url"], outputs.get("region", "us-east-1"))
     lam = boto3.client("lambda", config=Config(read_timeout=900, retries={"max_attempts": 1}), **kwargs)
     return outputs, boto3.client("sqs", **kwargs), lam
 

@@ -28,6 +28,8 @@ from typing import Any
 from moto.core import authorization
 from moto.core.exceptions import AccessDeniedError, JsonRESTError
 
+from localaws import client_args
+
 ACCOUNT_ID = "123456789012"
 # Services whose request names a resource in the JSON body (moto passes "*" for them).
 _JSON_SERVICES = {"dynamodb", "kms"}
@@ -68,13 +70,7 @@ def assume_role(endpoint_url: str, region: str, role_arn: str, session: str) -> 
     """Temporary credentials for the role (moto's STS), as Lambda obtains them for a function."""
     import boto3
 
-    sts = boto3.client(
-        "sts",
-        region_name=region,
-        endpoint_url=endpoint_url,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    sts = boto3.client("sts", **client_args(endpoint_url, region))
     creds = sts.assume_role(RoleArn=role_arn, RoleSessionName=session[:64])["Credentials"]
     return {
         "AWS_ACCESS_KEY_ID": creds["AccessKeyId"],

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from localaws import access
+from localaws import access, client_args
 from localaws.faults import WORKER_APP_ID, Faults
 
 ACCOUNT_ID = "123456789012"
@@ -422,13 +422,7 @@ class FunctionRuntime:
     ) -> None:
         import boto3
 
-        sqs = boto3.client(
-            "sqs",
-            region_name=self.region,
-            endpoint_url=self.endpoint_url,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
+        sqs = boto3.client("sqs", **client_args(self.endpoint_url, self.region))
         targets = []
         dlq = self.dead_letters.get(fn.name)
         if dlq:

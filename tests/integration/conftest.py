@@ -15,13 +15,27 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+
+from localaws import client_args
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAMS = Path(__file__).resolve().parent / "programs"
 # No faults unless a test sets them; short retry backoff (the retry path is under test, not
 # AWS's waiting time).
 TEST_ENV = {"IMGPIPE_LOCAL_FAULTS": "", "IMGPIPE_LOCAL_RETRY_DELAYS": "0.05,0.1,0.2"}
+
+
+def stack_client(outputs: dict[str, Any], service: str) -> Any:
+    """A boto3 client on a local stack's endpoint (the mini program exports no region)."""
+    return boto3.client(service, **client_args(outputs["endpoint_url"], outputs.get("region", "us-east-1")))
+
+
+def stack_table(outputs: dict[str, Any]) -> Any:
+    """The stack's metadata table as a boto3 resource (items come back as plain Python values)."""
+    dynamodb = boto3.resource("dynamodb", **client_args(outputs["endpoint_url"], outputs["region"]))
+    return dynamodb.Table(outputs["metadata_table"])
 
 
 def localaws(

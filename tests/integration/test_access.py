@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from moto.core import authorization
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-from localaws import access
+from localaws import access, client_args
 
 pytestmark = pytest.mark.integration
 
@@ -75,25 +75,24 @@ def enforcer(monkeypatch: pytest.MonkeyPatch) -> access.Enforcer:
 
 
 def admin_client(url: str, service: str) -> Any:
-    return boto3.client(
-        service,
-        region_name=REGION,
-        endpoint_url=url,
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    return boto3.client(service, **client_args(url, REGION))
 
 
-def role_clients(url: str, e: access.Enforcer, watch: bool = True) -> tuple[Any, Any]:
+def role_session(url: str, e: access.Enforcer, watch: bool = True) -> Any:
+    """A boto3 session as the function role (assumed like Lambda does); ``watch`` = IAM-checked."""
     creds = access.assume_role(url, REGION, "arn:aws:iam::123456789012:role/fn", "fn")
     if watch:
         e.watch(creds["AWS_ACCESS_KEY_ID"], "fn")
-    session = boto3.session.Session(
+    return boto3.session.Session(
         aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
         aws_session_token=creds["AWS_SESSION_TOKEN"],
         region_name=REGION,
     )
+
+
+def role_clients(url: str, e: access.Enforcer, watch: bool = True) -> tuple[Any, Any]:
+    session = role_session(url, e, watch)
     return session.client("s3", endpoint_url=url), session.client("dynamodb", endpoint_url=url)
 
 
@@ -144,14 +143,7 @@ def test_dynamodb_actions_are_checked_against_the_table_arn(endpoint: str, enfor
 def test_kms_and_sqs_calls_are_checked_too(endpoint: str, enforcer: access.Enforcer) -> None:
     key_id = admin_client(endpoint, "kms").create_key()["KeyMetadata"]["KeyId"]
     queue = admin_client(endpoint, "sqs").create_queue(QueueName="dlq")["QueueUrl"]
-    creds = access.assume_role(endpoint, REGION, "arn:aws:iam::123456789012:role/fn", "fn")
-    enforcer.watch(creds["AWS_ACCESS_KEY_ID"], "fn")
-    session = boto3.session.Session(
-        aws_access_key_id=creds["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=creds["AWS_SECRET_ACCESS_KEY"],
-        aws_session_token=creds["AWS_SESSION_TOKEN"],
-        region_name=REGION,
-    )
+    session = role_session(endpoint, enforcer)
     kms = session.client("kms", endpoint_url=endpoint)
     sqs = session.client("sqs", endpoint_url=endpoint)
     assert code(lambda: kms.generate_data_key(KeyId=key_id, KeySpec="AES_256")) == "AccessDeniedException"

@@ -8,10 +8,10 @@ import time
 from typing import Any
 from urllib.parse import quote
 
-import boto3
 import pytest
 from PIL import Image
 
+from tests.integration.conftest import stack_client
 from verify.check import http, image_id
 
 pytestmark = pytest.mark.integration
@@ -23,16 +23,6 @@ def _png() -> bytes:
     return buf.getvalue()
 
 
-def _s3(outputs: dict[str, Any]) -> Any:
-    return boto3.client(
-        "s3",
-        region_name=outputs["region"],
-        endpoint_url=outputs["endpoint_url"],
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
-
-
 def test_put_upload_is_byte_identical_and_get_returns_the_item(local_stack: dict[str, Any]) -> None:
     data = _png()
     key = "api-tests/nested dir/pixel+1.png"
@@ -41,7 +31,7 @@ def test_put_upload_is_byte_identical_and_get_returns_the_item(local_stack: dict
         "PUT", url, data, {"x-api-key": local_stack["api_key"], "Content-Type": "image/png"}
     )
     assert status == 200, body
-    s3 = _s3(local_stack)
+    s3 = stack_client(local_stack, "s3")
     obj = s3.get_object(Bucket=local_stack["upload_bucket"], Key=key)
     assert obj["Body"].read() == data
     assert obj["ContentType"] == "image/png"

@@ -11,22 +11,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from tests.integration.conftest import PROGRAMS, localaws
+from tests.integration.conftest import stack_client as client
 
 pytestmark = pytest.mark.integration
-
-
-def client(outputs: dict[str, Any], service: str) -> Any:
-    return boto3.client(
-        service,
-        region_name="us-east-1",
-        endpoint_url=outputs["endpoint_url"],
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
 
 
 def wait_for(fn: Any, what: str, timeout: float = 30.0) -> Any:

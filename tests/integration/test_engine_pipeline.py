@@ -7,24 +7,15 @@ import json
 import time
 from typing import Any
 
-import boto3
 import pytest
 from boto3.dynamodb.conditions import Key
 from PIL import Image
 
+from tests.integration.conftest import stack_client as client
+from tests.integration.conftest import stack_table
 from verify.check import image_id
 
 pytestmark = pytest.mark.integration
-
-
-def client(outputs: dict[str, Any], service: str) -> Any:
-    return boto3.client(
-        service,
-        region_name=outputs["region"],
-        endpoint_url=outputs["endpoint_url"],
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
 
 
 def jpeg(size: tuple[int, int] = (320, 240)) -> bytes:
@@ -34,13 +25,7 @@ def jpeg(size: tuple[int, int] = (320, 240)) -> bytes:
 
 
 def wait_done(outputs: dict[str, Any], img_id: str, timeout: float = 60) -> dict[str, Any]:
-    table = boto3.resource(
-        "dynamodb",
-        region_name=outputs["region"],
-        endpoint_url=outputs["endpoint_url"],
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    ).Table(outputs["metadata_table"])
+    table = stack_table(outputs)
     deadline = time.monotonic() + timeout
     while True:
         item = table.get_item(Key={"image_id": img_id}).get("Item")
@@ -103,13 +88,7 @@ def test_redelivered_event_gives_one_item_and_one_set_of_variants(local_stack: d
     for _ in range(2):
         resp = lam.invoke(FunctionName=local_stack["function_name"], Payload=json.dumps(event))
         assert not resp.get("FunctionError"), resp["Payload"].read()
-    table = boto3.resource(
-        "dynamodb",
-        region_name=local_stack["region"],
-        endpoint_url=local_stack["endpoint_url"],
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    ).Table(local_stack["metadata_table"])
+    table = stack_table(local_stack)
     items = table.query(IndexName="by_source_key", KeyConditionExpression=Key("source_key").eq(key))["Items"]
     assert [i["image_id"] for i in items] == [img_id]
     assert items[0]["status"] == "done" and items[0]["variants"] == first["variants"]

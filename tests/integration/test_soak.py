@@ -6,23 +6,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
 import pytest
 
+from tests.integration.conftest import stack_client
 from verify.check import image_id
 from verify.soak import dlq_sources, local_faults, run_soak
 
 pytestmark = pytest.mark.integration
-
-
-def _clients(stack: dict[str, Any], service: str) -> Any:
-    return boto3.client(
-        service,
-        region_name=stack["region"],
-        endpoint_url=stack["endpoint_url"],
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
 
 
 def test_soak_with_faults_loses_and_duplicates_nothing(local_stack: dict[str, Any]) -> None:
@@ -55,7 +45,7 @@ def test_soak_counts_dlq_events_when_the_function_always_fails(local_stack: dict
         prefix=prefix,
         settle_pause=0.2,
     )
-    sqs, s3 = _clients(local_stack, "sqs"), _clients(local_stack, "s3")
+    sqs, s3 = stack_client(local_stack, "sqs"), stack_client(local_stack, "s3")
     try:
         table = result.table()
         assert (result.sent, result.dlq, result.lost, result.duplicates) == (3, 3, 0, 0), table

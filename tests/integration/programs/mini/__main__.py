@@ -1,6 +1,7 @@
 """A small program for the local engine's own tests: upload bucket → function → output bucket + table."""
 
 import json
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -89,25 +90,24 @@ readonly_role = aws.iam.Role("readonly-role", assume_role_policy=LAMBDA_TRUST)
 aws.iam.RolePolicy(
     "readonly-access", role=readonly_role.id, policy=access_policy([read_uploads, write_items])
 )
-readonly_fn = aws.lambda_.Function(
-    "readonly-fn",
-    role=readonly_role.arn,
-    runtime="python3.12",
-    handler="handler.app.handler",
-    code=pulumi.AssetArchive({"handler": pulumi.FileArchive("./handler")}),
-    timeout=30,
-    environment={"variables": {"OUTPUT_BUCKET": output.id, "TABLE": table.name, "SUFFIX": suffix}},
-)
-fn = aws.lambda_.Function(
-    "fn",
-    role=role.arn,
-    runtime="python3.12",
-    handler="handler.app.handler",
-    code=pulumi.AssetArchive({"handler": pulumi.FileArchive("./handler")}),
-    timeout=30,
-    environment={"variables": {"OUTPUT_BUCKET": output.id, "TABLE": table.name, "SUFFIX": suffix}},
-    dead_letter_config={"target_arn": dlq.arn},
-)
+
+
+def handler_function(name: str, role_arn: pulumi.Input[str], **extra: Any) -> aws.lambda_.Function:
+    """The test handler as a function; only the role (and options such as a DLQ) differ."""
+    return aws.lambda_.Function(
+        name,
+        role=role_arn,
+        runtime="python3.12",
+        handler="handler.app.handler",
+        code=pulumi.AssetArchive({"handler": pulumi.FileArchive("./handler")}),
+        timeout=30,
+        environment={"variables": {"OUTPUT_BUCKET": output.id, "TABLE": table.name, "SUFFIX": suffix}},
+        **extra,
+    )
+
+
+readonly_fn = handler_function("readonly-fn", readonly_role.arn)
+fn = handler_function("fn", role.arn, dead_letter_config={"target_arn": dlq.arn})
 aws.lambda_.FunctionEventInvokeConfig("fn-async", function_name=fn.name, maximum_retry_attempts=1)
 perm = aws.lambda_.Permission(
     "fn-s3",
