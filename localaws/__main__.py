@@ -29,6 +29,12 @@ FAILED = "FAILED"
 ENGINE_FILES = (STATE, OUTPUTS)
 
 
+def _forget_engine(state_dir: Path) -> None:
+    """Remove the files that say an engine runs here (``status`` and ``down`` read them)."""
+    for name in ENGINE_FILES:
+        (state_dir / name).unlink(missing_ok=True)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -138,8 +144,7 @@ def serve(args: argparse.Namespace) -> int:
     if engine.enforce_iam:
         say(f"IAM: {engine.enforcer.checked} function call(s) checked, {engine.enforcer.denied} denied")
     say("left behind: " + ", ".join(f"{v} {k}" for k, v in left.items()))
-    for name in ENGINE_FILES:
-        (state_dir / name).unlink(missing_ok=True)
+    _forget_engine(state_dir)
     say("local stack stopped")
     # Everything is stopped and written: skip joining the idle server and SDK threads at
     # interpreter exit (~1.5 s that `down` would wait for).
@@ -197,8 +202,7 @@ def up(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     state_dir.mkdir(parents=True, exist_ok=True)
-    for name in ENGINE_FILES:
-        (state_dir / name).unlink(missing_ok=True)  # stale files from a killed engine
+    _forget_engine(state_dir)  # stale files from a killed engine
     log = state_dir / LOG
     log.write_bytes(b"")
     t0 = time.monotonic()
@@ -254,8 +258,7 @@ def down(args: argparse.Namespace) -> int:
     log = state_dir / LOG
     if not _alive(pid):
         print(f"the local engine (pid {pid}) is not running any more; removing its stale state")
-        for name in ENGINE_FILES:
-            (state_dir / name).unlink(missing_ok=True)
+        _forget_engine(state_dir)
         return 0
     offset = log.stat().st_size if log.exists() else 0
     os.kill(pid, signal.SIGTERM)
@@ -263,8 +266,7 @@ def down(args: argparse.Namespace) -> int:
     if _alive(pid):
         print(f"the engine did not stop within {args.timeout:.0f} s; killing pid {pid}", file=sys.stderr)
         os.kill(pid, signal.SIGKILL)
-        for name in ENGINE_FILES:
-            (state_dir / name).unlink(missing_ok=True)
+        _forget_engine(state_dir)
         return 1
     return 0
 
