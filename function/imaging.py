@@ -468,14 +468,6 @@ def render_variants(
     return info
 
 
-def render_all(
-    data: Source, specs: Sequence[VariantSpec], max_pixels: int, threads: int | None = None
-) -> tuple[ImageInfo, dict[str, bytes]]:
-    """:func:`render_variants` keeping every encoded variant's bytes, by variant name."""
-    info, encoded = process(data, specs, max_pixels, threads)
-    return info, {v.spec.name: v.data for v in encoded}
-
-
 def process(
     data: Source, specs: Sequence[VariantSpec], max_pixels: int, threads: int | None = None
 ) -> tuple[ImageInfo, list[EncodedVariant]]:
