@@ -20,10 +20,10 @@ from typing import Any
 import pulumi
 
 from function.variants import DEFAULT_VARIANTS, VariantSpec, parse_variants, variants_json
+from layer.build import default_zip_path
 
 NAMESPACE = "imgpipe"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-PYTHON_VERSION = "3.12"
 ARCHITECTURES = ("arm64", "x86_64")
 API_AUTH_MODES = ("api_key", "iam")
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
@@ -94,7 +94,7 @@ class StackConfig:
         override = os.environ.get(LAYER_ZIP_ENV)
         if override:
             return Path(override)
-        path = PROJECT_ROOT / "layer" / "build" / f"layer-{self.architecture}-py{PYTHON_VERSION}.zip"
+        path = default_zip_path(self.architecture)  # where `make layer` writes it
         # Relative to the project directory (the CLI's working directory), like "./function":
         # the checkout's location then does not end up in the stack's state.
         return path.relative_to(PROJECT_ROOT) if Path.cwd().resolve() == PROJECT_ROOT else path
