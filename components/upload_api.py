@@ -268,6 +268,8 @@ class UploadApi(pulumi.ComponentResource):
         self._spec: dict[str, Any] = {"binary": BINARY_MEDIA_TYPES, "auth": args.api_auth}
         self._deps: list[pulumi.Resource] = []
         self._origin = cors_allow_origin(args.cors_origins)
+        # one region lookup for the integration URIs, the log ARNs and api_url
+        self._region = aws.get_region_output().region
 
         self.rest_api = aws.apigateway.RestApi(
             f"{name}-rest-api",
@@ -511,9 +513,7 @@ class UploadApi(pulumi.ComponentResource):
         self.stage_name = args.stage_name
         self.rest_api_id = api_id
         self.rest_api_name = self.rest_api.name
-        self.api_url = Output.all(self.stage.invoke_url, api_id, aws.get_region_output().region).apply(
-            self._invoke_url
-        )
+        self.api_url = Output.all(self.stage.invoke_url, api_id, self._region).apply(self._invoke_url)
         self.api_function_name = self.api_function.name
         self.render_function_name = self.render_function.name
         self.register_outputs(
@@ -667,7 +667,7 @@ class UploadApi(pulumi.ComponentResource):
             integration_http_method="PUT",
             uri=Output.concat(
                 "arn:aws:apigateway:",
-                aws.get_region_output().region,
+                self._region,
                 ":s3:path/",
                 args.upload_bucket_name,
                 "/{key}",
@@ -731,9 +731,7 @@ class UploadApi(pulumi.ComponentResource):
             method,
             type="AWS",
             integration_http_method="POST",
-            uri=Output.concat(
-                "arn:aws:apigateway:", aws.get_region_output().region, ":dynamodb:action/", action
-            ),
+            uri=Output.concat("arn:aws:apigateway:", self._region, ":dynamodb:action/", action),
             credentials=self.integration_role.arn,
             request_templates={"application/json": request_template},
             passthrough_behavior="NEVER",
@@ -923,7 +921,7 @@ class UploadApi(pulumi.ComponentResource):
         # writes on every group; API Gateway only needs to write to its own groups.
         log_arn = Output.concat(
             "arn:aws:logs:",
-            aws.get_region_output().region,
+            self._region,
             ":",
             aws.get_caller_identity_output().account_id,
             ":log-group:",
