@@ -33,6 +33,9 @@ from aws_lambda_powertools import Logger
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from function.events import MAX_KEY_BYTES
+from function.settings import DEFAULT_MAX_PIXELS
+
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "imgpipe"))
 
 # What the pipeline accepts (it validates content too; this only refuses obvious non-images early).
@@ -48,7 +51,6 @@ RENDER_FITS = ("inside", "cover", "contain")
 MAX_RENDER_DIMENSION = 8192
 DEFAULT_QUALITY = 80
 IMAGE_ID = re.compile(r"^[0-9a-f]{16}$")
-MAX_KEY_BYTES = 1024
 
 
 class HttpError(Exception):
@@ -89,7 +91,7 @@ class ApiSettings:
             upload_bucket=env["UPLOAD_BUCKET"],
             processed_bucket=env["PROCESSED_BUCKET"],
             metadata_table=env["METADATA_TABLE"],
-            max_pixels=integer("MAX_PIXELS", 50_000_000),
+            max_pixels=integer("MAX_PIXELS", DEFAULT_MAX_PIXELS),
             max_upload_bytes=integer("MAX_UPLOAD_MB", 100) * 1024 * 1024,
             presign_expires=integer("PRESIGN_EXPIRES_SECONDS", 900),
             cors_origins=tuple(o.strip() for o in env.get("CORS_ORIGINS", "*").split(",") if o.strip()),
