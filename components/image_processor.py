@@ -16,6 +16,8 @@ import pulumi_aws as aws
 import pulumi_random as random
 from pulumi import Input, Output, ResourceOptions
 
+from components.iam import assume_role_policy
+
 RUNTIME = "python3.12"
 HANDLER = "function.handler.handler"
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # SQS maximum: time to notice, fix and redrive
@@ -130,19 +132,10 @@ class ImageProcessor(pulumi.ComponentResource):
             opts=child,
         )
 
-        assume = aws.iam.get_policy_document_output(
-            statements=[
-                {
-                    "effect": "Allow",
-                    "actions": ["sts:AssumeRole"],
-                    "principals": [{"type": "Service", "identifiers": ["lambda.amazonaws.com"]}],
-                }
-            ]
-        )
         self.role = aws.iam.Role(
             f"{name}-role",
             description="imgpipe image function: read uploads, write variants and metadata",
-            assume_role_policy=assume.json,
+            assume_role_policy=assume_role_policy("lambda.amazonaws.com"),
             opts=child,
         )
         access = aws.iam.get_policy_document_output(

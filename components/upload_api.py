@@ -36,6 +36,8 @@ import pulumi_aws as aws
 import pulumi_random as random
 from pulumi import Input, Output, ResourceOptions
 
+from components.iam import assume_role_policy
+
 BINARY_MEDIA_TYPES = ["image/*", "application/octet-stream"]
 SOURCE_KEY_INDEX = "by_source_key"
 RUNTIME = "python3.12"
@@ -863,14 +865,7 @@ class UploadApi(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{self._name}-integration-role",
             description="API Gateway service integrations of imgpipe's API (S3 uploads, DynamoDB reads)",
-            assume_role_policy=_policy(
-                [
-                    {
-                        "actions": ["sts:AssumeRole"],
-                        "principals": [{"type": "Service", "identifiers": ["apigateway.amazonaws.com"]}],
-                    }
-                ]
-            ),
+            assume_role_policy=assume_role_policy("apigateway.amazonaws.com"),
             opts=ResourceOptions(parent=self),
         )
         aws.iam.RolePolicy(
@@ -907,14 +902,7 @@ class UploadApi(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{self._name}-cloudwatch-role",
             description="Lets API Gateway write imgpipe's access logs to CloudWatch Logs",
-            assume_role_policy=_policy(
-                [
-                    {
-                        "actions": ["sts:AssumeRole"],
-                        "principals": [{"type": "Service", "identifiers": ["apigateway.amazonaws.com"]}],
-                    }
-                ]
-            ),
+            assume_role_policy=assume_role_policy("apigateway.amazonaws.com"),
             opts=ResourceOptions(parent=self),
         )
         # The AWS managed policy for this (AmazonAPIGatewayPushToCloudWatchLogs) allows log reads and
@@ -969,14 +957,7 @@ class UploadApi(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{self._name}-{purpose}-role",
             description=f"imgpipe API {purpose} Lambda",
-            assume_role_policy=_policy(
-                [
-                    {
-                        "actions": ["sts:AssumeRole"],
-                        "principals": [{"type": "Service", "identifiers": ["lambda.amazonaws.com"]}],
-                    }
-                ]
-            ),
+            assume_role_policy=assume_role_policy("lambda.amazonaws.com"),
             opts=ResourceOptions(parent=self),
         )
         logs = {
