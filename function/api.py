@@ -35,6 +35,7 @@ from botocore.exceptions import ClientError
 
 from function.events import MAX_KEY_BYTES
 from function.settings import DEFAULT_MAX_PIXELS
+from function.store import MISSING_OBJECT_CODES
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "imgpipe"))
 
@@ -381,7 +382,7 @@ def render_image(event: Mapping[str, Any], settings: ApiSettings) -> dict[str, A
     try:
         head = s3.head_object(Bucket=settings.processed_bucket, Key=key)
     except ClientError as e:
-        if e.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+        if e.response.get("Error", {}).get("Code") not in MISSING_OBJECT_CODES:
             raise
     else:
         meta = head.get("Metadata", {})
@@ -408,7 +409,7 @@ def render_image(event: Mapping[str, Any], settings: ApiSettings) -> dict[str, A
     try:
         data = s3.get_object(**source)["Body"].read()
     except ClientError as e:
-        if e.response.get("Error", {}).get("Code") in ("NoSuchKey", "NoSuchVersion", "404"):
+        if e.response.get("Error", {}).get("Code") in MISSING_OBJECT_CODES:
             raise HttpError(410, f"the source of image {image_id} no longer exists") from e
         raise
     try:

@@ -32,7 +32,8 @@ if TYPE_CHECKING:
 # the decoded pixels and the encoders are.
 SPOOL_BYTES = 8 * 1024 * 1024
 _CHUNK = 1024 * 1024
-_GONE = {"NoSuchKey", "NoSuchVersion", "404", "NotFound"}
+# Error codes meaning "no such object/version" (GetObject says NoSuchKey, HeadObject 404).
+MISSING_OBJECT_CODES = frozenset({"NoSuchKey", "NoSuchVersion", "404", "NotFound"})
 
 
 class SourceUnavailableError(Exception):
@@ -106,7 +107,7 @@ class Store:
             response = self.s3.get_object(**args)
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code"))
-            if code in _GONE:
+            if code in MISSING_OBJECT_CODES:
                 raise SourceUnavailableError(
                     f"the source object s3://{ref.bucket}/{ref.key} (version {ref.version_id or '-'}) "
                     "no longer exists; upload it again"
