@@ -27,14 +27,13 @@ from typing import Any
 
 from bench import images
 from bench.modes import MODES
+from function.imaging import LAMBDA_MB_PER_VCPU
 from function.variants import DEFAULT_VARIANTS, variants_json
 
 ROOT = Path(__file__).resolve().parent.parent
 # Lambda prices (us-east-1, 2026): per GB-second by architecture, and per request.
 PRICE_GB_S = {"arm64": 0.0000133334, "x86_64": 0.0000166667}
 PRICE_REQUEST = 0.20 / 1_000_000
-# Lambda gives one full vCPU at 1,769 MB and CPU in proportion to memory below it.
-MB_PER_VCPU = 1769
 DEFAULT_MEMORY_MB = 1024
 DEFAULT_ARCH = "arm64"
 TARGETS = {
@@ -240,7 +239,7 @@ def lambda_seconds(summary: dict[str, Any], memory_mb: int) -> float:
     duration ≈ CPU seconds ÷ share. With more CPU, parallel work helps until the duration
     reaches what two cores achieved here (the most this machine can show).
     """
-    share = memory_mb / MB_PER_VCPU
+    share = memory_mb / LAMBDA_MB_PER_VCPU
     return max(summary["wall_seconds"], summary["cpu_seconds"] / min(share, 2.0))
 
 
