@@ -90,12 +90,7 @@ def run_naive(data: bytes, specs: tuple[VariantSpec, ...]) -> Result:
 
 
 def run_imgpipe(data: bytes | BinaryIO, specs: tuple[VariantSpec, ...]) -> Result:
-    try:
-        from function import imaging
-    except ImportError as exc:
-        raise SystemExit(f"imgpipe mode needs function/imaging.py (render_variants): {exc}") from exc
-    if not hasattr(imaging, "render_variants"):
-        raise SystemExit("imgpipe mode: function.imaging has no render_variants(data, specs, max_pixels)")
+    from function import imaging  # here, not at the top: the other modes never load it
 
     # Per-step timings without changing the code path: wrap the module's decode and per-variant
     # encode functions when they exist (they run on worker threads, so their times overlap).
@@ -121,8 +116,7 @@ def run_imgpipe(data: bytes | BinaryIO, specs: tuple[VariantSpec, ...]) -> Resul
     }
     if uploaded != {name: v["bytes"] for name, v in variants.items()}:
         raise SystemExit(f"imgpipe sink saw {uploaded}, info says {variants}")
-    threads = imaging.default_threads() if hasattr(imaging, "default_threads") else None
-    return {"variants": variants, "decode_seconds": steps.get("decode"), "threads": threads}
+    return {"variants": variants, "decode_seconds": steps.get("decode"), "threads": imaging.default_threads()}
 
 
 def _wrap(module: Any, name: str, record: Callable[[tuple[Any, ...], float], None]) -> None:
