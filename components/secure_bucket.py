@@ -62,14 +62,12 @@ class SecureBucket(pulumi.ComponentResource):
         # deleted from the program.
         kept = ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect)
 
+        prefix = bucket_name_prefix(pulumi.get_project(), pulumi.get_stack(), args.purpose)
+
         self.key: aws.kms.Key | None = None
         if args.kms_key_arn is None:
             self.key = customer_key(
-                name,
-                self,
-                encrypts=f"{args.purpose} bucket",
-                protect=args.protect,
-                alias=bucket_name_prefix(pulumi.get_project(), pulumi.get_stack(), args.purpose) + "key",
+                name, self, encrypts=f"{args.purpose} bucket", protect=args.protect, alias=prefix + "key"
             )
             key_arn: Input[str] = self.key.arn
         else:
@@ -78,9 +76,7 @@ class SecureBucket(pulumi.ComponentResource):
         suffix = random.RandomId(f"{name}-suffix", byte_length=4, opts=child)
         self.bucket = aws.s3.Bucket(
             f"{name}-bucket",
-            bucket=suffix.hex.apply(
-                lambda hex_: bucket_name_prefix(pulumi.get_project(), pulumi.get_stack(), args.purpose) + hex_
-            ),
+            bucket=suffix.hex.apply(lambda hex_: prefix + hex_),
             force_destroy=args.force_destroy,
             opts=kept,
         )
