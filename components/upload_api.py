@@ -37,10 +37,10 @@ import pulumi_random as random
 from pulumi import Input, Output, ResourceOptions
 
 from components.iam import assume_role_policy
+from components.image_processor import RUNTIME  # the layer (ImageProcessor's) is built for it
 
 BINARY_MEDIA_TYPES = ["image/*", "application/octet-stream"]
 SOURCE_KEY_INDEX = "by_source_key"
-RUNTIME = "python3.12"
 HANDLER = "function.api.handler"
 API_FUNCTION_MEMORY_MB = 256  # presign + redirect: no image work
 API_FUNCTION_TIMEOUT_S = 10
