@@ -28,7 +28,7 @@ from parliament import analyze_policy_string, enhance_finding, override_config
 
 from policy import rules as r
 from policy.view import Resource
-from tests.unit.test_policy_graph import STACKS, graph_for
+from tests.unit.test_policy_graph import STACKS, rule_view
 
 SEVERITIES = ["MUTE", "INFO", "LOW", "MEDIUM", "HIGH", "CRITICAL"]
 KMS_KEY = "aws:kms/key:Key"
@@ -111,8 +111,8 @@ TRUSTED_SERVICES = {"lambda.amazonaws.com", "apigateway.amazonaws.com"}
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_generated_iam_policies_have_no_finding_above_low(stack: str) -> None:
-    docs = [d for d in collect_documents(graph_for(stack)) if d.kind != "trust"]
+def test_generated_iam_policies_have_no_finding_above_low(stack: str, request: pytest.FixtureRequest) -> None:
+    docs = [d for d in collect_documents(rule_view(request, stack)) if d.kind != "trust"]
     kinds = {d.kind for d in docs}
     # the program has a function role policy and bucket policies at least
     assert {"identity", "resource"} <= kinds, kinds
@@ -121,8 +121,10 @@ def test_generated_iam_policies_have_no_finding_above_low(stack: str) -> None:
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_trust_policies_only_let_this_stacks_services_assume(stack: str) -> None:
-    trusts = [d for d in collect_documents(graph_for(stack)) if d.kind == "trust"]
+def test_trust_policies_only_let_this_stacks_services_assume(
+    stack: str, request: pytest.FixtureRequest
+) -> None:
+    trusts = [d for d in collect_documents(rule_view(request, stack)) if d.kind == "trust"]
     assert trusts
     for doc in trusts:
         stmts = json.loads(doc.text)["Statement"]

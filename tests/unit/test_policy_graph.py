@@ -5,7 +5,6 @@ is caught by that rule, so a pass can't come from a rule that never sees its res
 from __future__ import annotations
 
 import copy
-import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -20,14 +19,10 @@ ROOT = Path(__file__).resolve().parents[2]
 STACKS = ("dev", "prod")
 
 
-@functools.cache
-def graph_for(stack: str) -> list[Resource]:
-    """The program's resources for a committed stack config, as the rules see them (cached:
-    the IAM lint in test_iam_parliament.py reuses it)."""
-    from tests.unit.mocks import run_program
-
-    run = run_program(stack_config(stack), stack=stack)
-    return [from_recorded(res) for res in run.resources]
+def rule_view(request: pytest.FixtureRequest, stack: str) -> list[Resource]:
+    """The program's resources for a committed stack config, as the rules see them: the
+    session's ``dev``/``prod`` graph (conftest.py), so the program runs once per stack."""
+    return [from_recorded(res) for res in request.getfixturevalue(stack).resources]
 
 
 def stack_config(stack: str) -> dict[str, Any]:
@@ -38,7 +33,7 @@ def stack_config(stack: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module", params=STACKS)
 def graph(request: pytest.FixtureRequest) -> list[Resource]:
-    return graph_for(request.param)
+    return rule_view(request, request.param)
 
 
 def _count(graph: list[Resource], *types: str) -> int:
