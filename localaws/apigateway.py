@@ -45,7 +45,7 @@ from botocore import xform_name
 from botocore.config import Config
 from botocore.exceptions import ClientError, ParamValidationError
 
-from localaws import vtl
+from localaws import client_args, vtl
 
 LOG = logging.getLogger("localaws.apigateway")
 
@@ -346,16 +346,13 @@ class StageServer:
         with self._lock:
             if service not in self._clients:
                 # The local endpoint takes any credentials; real ones must never be sent to it.
-                kwargs: dict[str, Any] = {}
-                if self.endpoint_url:
-                    kwargs = {
-                        "endpoint_url": self.endpoint_url,
-                        "aws_access_key_id": "testing",
-                        "aws_secret_access_key": "testing",
-                    }
+                kwargs = (
+                    client_args(self.endpoint_url, self.region)
+                    if self.endpoint_url
+                    else {"region_name": self.region}
+                )
                 self._clients[service] = boto3.session.Session().client(
                     service,
-                    region_name=self.region,
                     config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}),
                     **kwargs,
                 )

@@ -33,6 +33,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from PIL import Image
 
 from function.variants import DEFAULT_VARIANTS, FORMATS, VariantSpec, parse_variants
+from localaws import client_args
 from verify.photos import TestPhoto, generate_photos
 from verify.report import UploadResult, VariantResult, VerifyReport
 
@@ -124,7 +125,7 @@ class Stack:
         endpoint = outputs.get("endpoint_url")
         if endpoint:
             # The local stack accepts any credentials; never send a user's real ones to it.
-            kwargs.update(endpoint_url=endpoint, aws_access_key_id="local", aws_secret_access_key="local")
+            kwargs.update(client_args(endpoint, self.region))
         session = boto3.session.Session()
         self.s3 = session.client("s3", **kwargs)
         self.dynamodb = session.client("dynamodb", **kwargs)

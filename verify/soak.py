@@ -47,6 +47,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from PIL import Image, ImageDraw
 
+from localaws import client_args
 from verify.check import _plain, http, image_id
 from verify.outputs import LOCAL_OUTPUTS, OutputsError, load_local, load_outputs
 
@@ -390,9 +391,7 @@ class Stack:
         }
         if outputs.get("endpoint_url"):
             # The local stack accepts any credentials; never send a user's real ones to it.
-            kwargs.update(
-                endpoint_url=outputs["endpoint_url"], aws_access_key_id="local", aws_secret_access_key="local"
-            )
+            kwargs.update(client_args(outputs["endpoint_url"], outputs["region"]))
         session = boto3.session.Session()  # clients are thread-safe; sessions are not shared
         self.s3 = session.client("s3", **kwargs)
         self.dynamodb = session.client("dynamodb", **kwargs)

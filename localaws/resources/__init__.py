@@ -19,6 +19,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from localaws import client_args
+
 ACCOUNT_ID = "123456789012"  # moto's default account
 
 
@@ -65,11 +67,8 @@ class Context:
                     self._session = boto3.session.Session()
                 self._clients[service] = self._session.client(
                     service,
-                    region_name=self.region,
-                    endpoint_url=self.endpoint_url,
-                    aws_access_key_id="testing",
-                    aws_secret_access_key="testing",
                     config=Config(retries={"max_attempts": 2}, s3={"addressing_style": "path"}),
+                    **client_args(self.endpoint_url, self.region),
                 )
             return self._clients[service]
 
