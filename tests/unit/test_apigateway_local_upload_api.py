@@ -26,6 +26,7 @@ from PIL import Image
 
 from components.upload_api import UploadApi, UploadApiArgs
 from localaws.apigateway import Request, Response, StageServer
+from localaws.engine import policy_document
 from localaws.resources import Context, handler_for
 
 REGION = "eu-west-1"
@@ -34,15 +35,6 @@ ROOT = Path(__file__).resolve().parents[2]
 UPLOADS, PROCESSED, TABLE = "up-b", "proc-b", "meta-t"
 IMAGE_ID = "0123456789abcdef"
 SOURCE_KEY = "photos/it's a cat.jpg"
-
-
-def _statement(s: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"Effect": "Allow", "Action": s.get("actions", [])}
-    if s.get("resources"):
-        out["Resource"] = s["resources"]
-    if s.get("principals"):
-        out["Principal"] = {p["type"]: p["identifiers"] for p in s["principals"]}
-    return out
 
 
 class LocalMocks(pulumi.runtime.Mocks):
@@ -63,8 +55,7 @@ class LocalMocks(pulumi.runtime.Mocks):
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
         if args.token == "aws:iam/getPolicyDocument:getPolicyDocument":
-            doc = {"Version": "2012-10-17", "Statement": [_statement(s) for s in args.args["statements"]]}
-            return {"json": json.dumps(doc)}
+            return policy_document(dict(args.args))  # rendered as the local engine renders it
         if args.token == "aws:index/getRegion:getRegion":
             return {"region": REGION, "name": REGION, "id": REGION}
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
