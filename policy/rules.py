@@ -592,7 +592,7 @@ RULES: tuple[Rule, ...] = (
         "Lambda functions send failed async events to a DLQ or destination",
         "stack",
         lambda_has_failure_destination,
-        (LAMBDA_FUNCTION, LAMBDA_INVOKE_CONFIG),
+        (LAMBDA_FUNCTION, LAMBDA_INVOKE_CONFIG, LAMBDA_PERMISSION),
     ),
     Rule(
         "lambda-log-retention",
