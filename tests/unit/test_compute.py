@@ -12,6 +12,7 @@ import pytest
 from tests.unit.mocks import ACCOUNT, Graph, Recorded, run_program
 from tests.unit.test_config import load
 from tests.unit.test_policy_graph import stack_config
+from tests.unit.test_storage import child  # a storage component's one resource of a type
 
 FUNCTION = "aws:lambda/function:Function"
 COMPUTE = "imgpipe:compute:ImageProcessor"
@@ -23,12 +24,6 @@ def part(graph: Graph, resource_type: str) -> Recorded:
     found = [r for r in graph.children(component) if r.type == resource_type]
     assert len(found) == 1, (resource_type, [r.name for r in found])
     return found[0]
-
-
-def storage(graph: Graph, component: str, resource_type: str) -> Recorded:
-    parent = next(r for r in graph.resources if r.type.startswith("imgpipe:storage:") and r.name == component)
-    [found] = [r for r in graph.children(parent) if r.type == resource_type]
-    return found
 
 
 def test_function_follows_the_handler_contract(dev: Graph) -> None:
@@ -52,9 +47,9 @@ def test_function_follows_the_handler_contract(dev: Graph) -> None:
 def test_function_environment_is_the_contract(dev: Graph) -> None:
     env = part(dev, FUNCTION).inputs["environment"]["variables"]
     assert env == {
-        "UPLOAD_BUCKET": storage(dev, "uploads", "aws:s3/bucket:Bucket").id,
-        "PROCESSED_BUCKET": storage(dev, "processed", "aws:s3/bucket:Bucket").id,
-        "METADATA_TABLE": storage(dev, "metadata", "aws:dynamodb/table:Table").id,
+        "UPLOAD_BUCKET": child(dev, "uploads", "aws:s3/bucket:Bucket").id,
+        "PROCESSED_BUCKET": child(dev, "processed", "aws:s3/bucket:Bucket").id,
+        "METADATA_TABLE": child(dev, "metadata", "aws:dynamodb/table:Table").id,
         "VARIANTS": load(stack_config("dev")).variants_json,
         "MAX_PIXELS": "50000000",
         "MAX_SOURCE_BYTES": str(25 * 1024 * 1024),
@@ -104,10 +99,10 @@ def test_role_policy_grants_exactly_what_the_handler_needs(dev: Graph) -> None:
     grants = {
         s["Sid"]: (s["Action"], s["Resource"]) for s in json.loads(policy.inputs["policy"])["Statement"]
     }
-    uploads = storage(dev, "uploads", "aws:s3/bucket:Bucket").state["arn"]
-    processed = storage(dev, "processed", "aws:s3/bucket:Bucket").state["arn"]
-    table = storage(dev, "metadata", "aws:dynamodb/table:Table").state["arn"]
-    key = {c: storage(dev, c, "aws:kms/key:Key").state["arn"] for c in ("uploads", "processed", "metadata")}
+    uploads = child(dev, "uploads", "aws:s3/bucket:Bucket").state["arn"]
+    processed = child(dev, "processed", "aws:s3/bucket:Bucket").state["arn"]
+    table = child(dev, "metadata", "aws:dynamodb/table:Table").state["arn"]
+    key = {c: child(dev, c, "aws:kms/key:Key").state["arn"] for c in ("uploads", "processed", "metadata")}
     dlq = part(dev, "aws:sqs/queue:Queue").state["arn"]
     group = part(dev, "aws:cloudwatch/logGroup:LogGroup").state["arn"]
     assert grants == {
@@ -142,7 +137,7 @@ def test_s3_may_invoke_only_from_the_upload_bucket_of_this_account(dev: Graph) -
         "action": "lambda:InvokeFunction",
         "function": part(dev, FUNCTION).state["name"],
         "principal": "s3.amazonaws.com",
-        "sourceArn": storage(dev, "uploads", "aws:s3/bucket:Bucket").state["arn"],
+        "sourceArn": child(dev, "uploads", "aws:s3/bucket:Bucket").state["arn"],
         "sourceAccount": ACCOUNT,
     }
 
@@ -150,7 +145,7 @@ def test_s3_may_invoke_only_from_the_upload_bucket_of_this_account(dev: Graph) -
 def test_notification_is_registered_after_the_permission(dev: Graph) -> None:
     notification = part(dev, "aws:s3/bucketNotification:BucketNotification")
     permission = part(dev, "aws:lambda/permission:Permission")
-    assert notification.inputs["bucket"] == storage(dev, "uploads", "aws:s3/bucket:Bucket").id
+    assert notification.inputs["bucket"] == child(dev, "uploads", "aws:s3/bucket:Bucket").id
     assert notification.inputs["lambdaFunctions"] == [
         {"lambdaFunctionArn": part(dev, FUNCTION).state["arn"], "events": ["s3:ObjectCreated:*"]}
     ]
