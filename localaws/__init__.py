@@ -4,6 +4,9 @@
 and its components never import this package.
 """
 
+# moto's default account: every local resource lives in it.
+ACCOUNT_ID = "123456789012"
+
 
 def client_args(endpoint_url: str, region: str) -> dict[str, str]:
     """boto3 client/resource arguments for the local endpoint (moto takes any credentials)."""

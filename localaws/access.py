@@ -28,9 +28,8 @@ from typing import Any
 from moto.core import authorization
 from moto.core.exceptions import AccessDeniedError, JsonRESTError
 
-from localaws import client_args
+from localaws import ACCOUNT_ID, client_args
 
-ACCOUNT_ID = "123456789012"
 # Services whose request names a resource in the JSON body (moto passes "*" for them).
 _JSON_SERVICES = {"dynamodb", "kms"}
 

@@ -45,12 +45,11 @@ from botocore import xform_name
 from botocore.config import Config
 from botocore.exceptions import ClientError, ParamValidationError
 
-from localaws import client_args, vtl
+from localaws import ACCOUNT_ID, client_args, vtl
 
 LOG = logging.getLogger("localaws.apigateway")
 
 MAX_PAYLOAD = 10 * 1024 * 1024  # API Gateway's hard request payload limit
-ACCOUNT_ID = "123456789012"  # moto's default account
 
 InvokeLambda = Callable[[str, dict], dict]
 

@@ -28,7 +28,7 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
-from localaws import access
+from localaws import ACCOUNT_ID, access
 from localaws import faults as faults_mod
 from localaws.functions import FunctionError, FunctionRuntime
 from localaws.resources import Context, UnknownInvoke, UnknownResourceType, handler_for
@@ -302,7 +302,7 @@ class LocalEngine:
         return rid, state
 
     def answer(self, token: str, args: dict[str, Any]) -> dict[str, Any]:
-        account = self.ctx.account_id if self.ctx else "123456789012"
+        account = self.ctx.account_id if self.ctx else ACCOUNT_ID
         if token == "aws:iam/getPolicyDocument:getPolicyDocument":
             return policy_document(args)
         if token == "aws:index/getCallerIdentity:getCallerIdentity":

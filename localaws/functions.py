@@ -38,10 +38,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from localaws import access, client_args
+from localaws import ACCOUNT_ID, access, client_args
 from localaws.faults import WORKER_APP_ID, Faults
 
-ACCOUNT_ID = "123456789012"
 WORKER = Path(__file__).with_name("worker.py")
 # AWS waits ~1 min then ~2 min between async retries; locally the same shape, scaled down
 # (IMGPIPE_LOCAL_RETRY_DELAYS="0.05,0.1" shortens it further, e.g. for tests).

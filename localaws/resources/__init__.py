@@ -19,9 +19,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from localaws import client_args
-
-ACCOUNT_ID = "123456789012"  # moto's default account
+from localaws import ACCOUNT_ID, client_args
 
 
 class UnknownResourceType(Exception):
