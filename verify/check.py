@@ -99,6 +99,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def plain_item(raw: dict[str, Any]) -> dict[str, Any]:
+    """A DynamoDB item as the wire sends it (``{"S": ...}``) → clean JSON values."""
+    deserializer = TypeDeserializer()
+    return _plain({k: deserializer.deserialize(v) for k, v in raw.items()})
+
+
 def _is_iso8601(value: Any) -> bool:
     if not isinstance(value, str) or not re.match(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", value):
         return False
@@ -215,7 +221,6 @@ def wait_until_done(
 ) -> None:
     """Poll the metadata table (consistent reads, backoff) until every item is done or failed."""
     table = stack.outputs["metadata_table"]
-    deserializer = TypeDeserializer()
     pending = list(uploads)
     deadline = time.monotonic() + timeout
     delay = 0.2
@@ -232,7 +237,7 @@ def wait_until_done(
             raw = resp.get("Item")
             if raw is None:
                 continue
-            item = _plain({k: deserializer.deserialize(v) for k, v in raw.items()})
+            item = plain_item(raw)
             if item.get("status") in ("done", "failed"):
                 upload.item = item
                 upload.seconds_to_done = time.monotonic() - started[id(upload)]

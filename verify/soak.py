@@ -42,13 +42,13 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 import boto3
-from boto3.dynamodb.types import TypeDeserializer
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from PIL import Image, ImageDraw
 
 from localaws import client_args
-from verify.check import _plain, http, image_id
+from localaws.faults import CONTROL_PATH
+from verify.check import http, image_id, plain_item
 from verify.outputs import LOCAL_OUTPUTS, OutputsError, load_local, load_outputs
 
 DEFAULT_COUNT = 200
@@ -59,7 +59,6 @@ DEFAULT_TIMEOUT = 300.0
 DEFAULT_FAULTS = "s3_put:0.05,ddb_put:0.05"
 TERMINAL = ("done", "failed")
 BAD_KINDS = ("zero-byte", "not-an-image", "truncated")
-FAULTS_PATH = "/_localaws/faults"  # the local engine's fault control endpoint
 
 
 # --------------------------------------------------------------------------- inputs
@@ -421,7 +420,6 @@ def upload_all(stack: Stack, images: Sequence[SoakImage], prefix: str, concurren
 def _poll_items(stack: Stack, pending: list[SoakUpload]) -> None:
     """Consistent BatchGetItem of the pending uploads' items (100 keys a call)."""
     table = stack.outputs["metadata_table"]
-    deserializer = TypeDeserializer()
     by_id = {u.image_id: u for u in pending}
     ids = list(by_id)
     for start in range(0, len(ids), 100):
@@ -434,7 +432,7 @@ def _poll_items(stack: Stack, pending: list[SoakUpload]) -> None:
         for _ in range(10):  # unprocessed keys come back under throttling: ask again
             resp = stack.dynamodb.batch_get_item(RequestItems=request)
             for raw in resp.get("Responses", {}).get(table, []):
-                item = _plain({k: deserializer.deserialize(v) for k, v in raw.items()})
+                item = plain_item(raw)
                 upload = by_id.get(item.get("image_id", ""))
                 if upload is not None:
                     upload.item = item
@@ -688,7 +686,7 @@ def injected_during(before: dict[str, int], after: dict[str, int]) -> dict[str, 
 def local_faults(endpoint_url: str, spec: str | None = None) -> dict[str, Any]:
     """The local stack's fault control (``/_localaws/faults``): set ``spec`` when given; returns
     ``{"faults": "<current spec or none>", "injected": {kind: count}}``."""
-    url = f"{endpoint_url.rstrip('/')}{FAULTS_PATH}"
+    url = f"{endpoint_url.rstrip('/')}{CONTROL_PATH}"
     data = None if spec is None else spec.encode()
     status, _, body = http("POST" if spec is not None else "GET", url, data, timeout=10)
     if status != 200:
