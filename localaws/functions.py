@@ -27,6 +27,7 @@ import json
 import os
 import queue
 import selectors
+import shutil
 import subprocess
 import sys
 import threading
@@ -180,8 +181,6 @@ class FunctionRuntime:
                 return known
             code_dir = self.work_dir / "functions" / fn.function_name
             if code_dir.exists():
-                import shutil
-
                 shutil.rmtree(code_dir)
             code_dir.mkdir(parents=True)
             with zipfile.ZipFile(io.BytesIO(fn.code_bytes)) as zf:
@@ -216,10 +215,12 @@ class FunctionRuntime:
         threading.Thread(target=go, daemon=True).start()
 
     def forget(self, name: str) -> None:
+        """The function was deleted: stop its workers and drop its extracted code."""
         with self._lock:
             fn = self._functions.pop(name, None)
         if fn:
             self._retire(fn)
+        shutil.rmtree(self.work_dir / "functions" / name, ignore_errors=True)
 
     def _retire(self, fn: Function) -> None:
         with fn.lock:
