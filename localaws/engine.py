@@ -28,7 +28,7 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
-from localaws import ACCOUNT_ID, access
+from localaws import ACCOUNT_ID, access, policy_documents
 from localaws import faults as faults_mod
 from localaws.functions import FunctionError, FunctionRuntime
 from localaws.resources import Context, UnknownInvoke, UnknownResourceType, handler_for
@@ -145,42 +145,9 @@ class LocalMocks(pulumi.runtime.Mocks):
 
 
 def policy_document(args: dict[str, Any]) -> dict[str, Any]:
-    """``aws.iam.get_policy_document`` as the provider renders it."""
-
-    def one_or_list(values: list[str]) -> Any:
-        return values[0] if len(values) == 1 else list(values)
-
-    statements = []
-    for s in args.get("statements") or []:
-        out: dict[str, Any] = {}
-        if s.get("sid"):
-            out["Sid"] = s["sid"]
-        out["Effect"] = s.get("effect") or "Allow"
-        for key, wire in (("actions", "Action"), ("notActions", "NotAction")):
-            if s.get(key):
-                out[wire] = one_or_list(s[key])
-        for key, wire in (("resources", "Resource"), ("notResources", "NotResource")):
-            if s.get(key):
-                out[wire] = one_or_list(s[key])
-        for key, wire in (("principals", "Principal"), ("notPrincipals", "NotPrincipal")):
-            if s.get(key):
-                principal: dict[str, Any] = {}
-                for p in s[key]:
-                    principal.setdefault(p["type"], []).extend(p["identifiers"])
-                out[wire] = (
-                    "*"
-                    if principal == {"*": ["*"]}
-                    else {k: one_or_list(sorted(set(v))) for k, v in principal.items()}
-                )
-        if s.get("conditions"):
-            cond: dict[str, dict[str, Any]] = {}
-            for c in s["conditions"]:
-                cond.setdefault(c["test"], {})[c["variable"]] = one_or_list(c["values"])
-            out["Condition"] = cond
-        statements.append(out)
-    doc = {"Version": args.get("version") or "2012-10-17", "Statement": statements}
-    text = json.dumps(doc, indent=2)
-    return {"json": text, "minifiedJson": json.dumps(doc, separators=(",", ":")), "id": str(abs(hash(text)))}
+    """``aws.iam.get_policy_document``'s outputs, as the provider returns them."""
+    text = policy_documents.render(args)
+    return {"json": text, "minifiedJson": policy_documents.minified(text), "id": str(abs(hash(text)))}
 
 
 @dataclass

@@ -42,6 +42,8 @@ from pulumi.runtime import rpc
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
+from localaws import policy_documents
+
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "imgpipe"
 ACCOUNT = "123456789012"
@@ -329,8 +331,8 @@ class ImgpipeMocks(pulumi.runtime.Mocks):
         with self._lock:
             self.calls.append((args.token, dict(args.args)))
         if args.token == "aws:iam/getPolicyDocument:getPolicyDocument":
-            document = render_policy_document(args.args)
-            minified = json.dumps(json.loads(document), separators=(",", ":"))
+            document = policy_documents.render(args.args)
+            minified = policy_documents.minified(document)
             return {"json": document, "minifiedJson": minified, "id": _digest(document, length=10)}
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
@@ -357,46 +359,6 @@ class ImgpipeMocks(pulumi.runtime.Mocks):
         raise NotImplementedError(
             f"the imgpipe mocks do not answer invoke {args.token}: add it to tests/unit/mocks.py"
         )
-
-
-def _one_or_list(values: list[Any]) -> Any:
-    return values[0] if len(values) == 1 else values
-
-
-def render_policy_document(args: Mapping[str, Any]) -> str:
-    """The JSON ``aws.iam.get_policy_document`` produces for these (wire-named) arguments."""
-    rendered: list[dict[str, Any]] = []
-    for stmt in args.get("statements") or []:
-        out: dict[str, Any] = {}
-        if stmt.get("sid"):
-            out["Sid"] = stmt["sid"]
-        out["Effect"] = stmt.get("effect") or "Allow"
-        wire_names = {"Action": "actions", "NotAction": "notActions", "Resource": "resources"}
-        for key, wire in {**wire_names, "NotResource": "notResources"}.items():
-            if stmt.get(wire):
-                out[key] = _one_or_list(list(stmt[wire]))
-        for key, wire in (("Principal", "principals"), ("NotPrincipal", "notPrincipals")):
-            principals = stmt.get(wire) or []
-            if not principals:
-                continue
-            if any(p.get("type") == "*" for p in principals):
-                out[key] = "*"
-                continue
-            block: dict[str, list[str]] = {}
-            for p in principals:
-                block.setdefault(p["type"], []).extend(p.get("identifiers") or [])
-            out[key] = {k: _one_or_list(v) for k, v in block.items()}
-        conditions: dict[str, dict[str, Any]] = {}
-        for cond in stmt.get("conditions") or []:
-            conditions.setdefault(cond["test"], {})[cond["variable"]] = _one_or_list(list(cond["values"]))
-        if conditions:
-            out["Condition"] = conditions
-        rendered.append(out)
-    document: dict[str, Any] = {"Version": args.get("version") or "2012-10-17"}
-    if args.get("policyId"):
-        document["Id"] = args["policyId"]
-    document["Statement"] = rendered
-    return json.dumps(document, indent=2)
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
