@@ -7,7 +7,8 @@ is that run's own and no mode warms caches for another; modes are interleaved pe
 machine noise hits them alike, and the median of the repeats is reported. Also measured: the
 cold import of ``function.handler`` (fresh interpreter, median) and the Lambda cost per 1,000
 images at the stack's memory size and architecture (``Pulumi.<STACK or dev>.yaml``). Writes
-``results.json``, ``results.md`` (README-ready tables) and ``bench.png`` to ``--out-dir``, and
+``results.json``, ``results.md`` (tables for docs/performance.md) and ``bench.png`` to
+``--out-dir``, and
 prints PASS/FAIL against the targets (exit status 0 unless ``--strict``). ``python -m
 bench.memory`` breaks the peak RSS down by step.
 """
@@ -370,7 +371,7 @@ def print_report(results: dict[str, Any]) -> None:
 
 
 def markdown(results: dict[str, Any]) -> str:
-    """The figures as Markdown tables, ready for the README's "Performance" section."""
+    """The figures as Markdown tables, ready for docs/performance.md."""
     names = [s.name for s in DEFAULT_VARIANTS]
     m = results["machine"]
     lines = [

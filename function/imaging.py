@@ -29,7 +29,7 @@ Two conveniences over it, both stable for other callers:
   ``ValueError`` naming the parameter; bad images raise :class:`PermanentImageError` (also a
   ``ValueError``).
 
-Why it is fast (see README "Performance"): one decode; JPEG sources whose variants are all
+Why it is fast (see docs/performance.md): one decode; JPEG sources whose variants are all
 small are decoded at 1/2..1/8 scale with ``draft``; small variants come from a ``reduce``d
 intermediate (``reducing_gap``) instead of LANCZOS over the full image; encoder efforts from
 :data:`function.variants.DEFAULT_EFFORT`; encodes run in parallel threads (Pillow releases the

@@ -1,6 +1,6 @@
 """The function's configuration, parsed once from its environment into a typed object.
 
-The Pulumi program sets these variables (see README "Output and environment contract");
+The Pulumi program sets these variables (see docs/configuration.md, "Output and environment contract");
 every problem is reported at once, naming the variable and saying how to fix it.
 """
 

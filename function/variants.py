@@ -23,7 +23,7 @@ _FORMAT_ALIASES = {"jpg": "jpeg"}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 # Encoder effort: WebP `method` 0..6, PNG `compress_level` 0..9, JPEG 0 (baseline) or 1 (optimize).
 EFFORT_RANGE: dict[str, tuple[int, int]] = {"jpeg": (0, 1), "png": (0, 9), "webp": (0, 6)}
-# Chosen from measured time/size trade-offs (see README "Performance"): near-equal size, ~3x faster.
+# Chosen from measured time/size trade-offs (see docs/performance.md): near-equal size, ~3x faster.
 # PNG level 1 vs Pillow's default 6 on the bench's 12 MP photo: 19.5 MB vs 20.6 MB (smaller) in
 # 1.1 s vs 4.5 s; level 3 saves another 2.7% for +40% time, so 1 it is (output ≤ naive's size).
 DEFAULT_EFFORT: dict[str, int] = {"jpeg": 0, "png": 1, "webp": 0}

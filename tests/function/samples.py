@@ -1,7 +1,7 @@
 """Small Pillow-generated inputs and THE input table (issue 6): input → expected outcome.
 
 The table drives ``test_inputs.py`` (through the real handler under moto) and is written as
-markdown for the README by ``python -m tests.function.samples`` — one source for both.
+markdown for docs/security.md by ``python -m tests.function.samples`` — one source for both.
 """
 
 from __future__ import annotations
@@ -278,7 +278,7 @@ INPUTS: tuple[InputCase, ...] = (
 
 
 def markdown() -> str:
-    """The table for the README's "Reliability and security" section."""
+    """The table for docs/security.md, section "Inputs"."""
     rows = ["| input | uploaded as | outcome |", "|---|---|---|"]
     for case in INPUTS:
         if case.status == "done":

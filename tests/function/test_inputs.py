@@ -1,6 +1,6 @@
 """Issue 6's input table, through the real handler: good inputs → ``done``, bad → ``failed``.
 
-The table lives in :mod:`tests.function.samples` (also rendered for the README).
+The table lives in :mod:`tests.function.samples` (also rendered for docs/security.md).
 """
 
 from __future__ import annotations
