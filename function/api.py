@@ -33,20 +33,12 @@ from aws_lambda_powertools import Logger
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from function.events import MAX_KEY_BYTES
 from function.settings import DEFAULT_MAX_PIXELS
 from function.store import MISSING_OBJECT_CODES
+from function.uploads import UPLOAD_CONTENT_TYPES, KeyRuleError, check_key
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "imgpipe"))
 
-# What the pipeline accepts (it validates content too; this only refuses obvious non-images early).
-UPLOAD_CONTENT_TYPES = {
-    "image/jpeg": ".jpg",
-    "image/png": ".png",
-    "image/webp": ".webp",
-    "image/gif": ".gif",
-    "image/bmp": ".bmp",
-}
 RENDER_FORMATS = {"jpeg": "jpg", "jpg": "jpg", "png": "png", "webp": "webp"}
 RENDER_FITS = ("inside", "cover", "contain")
 MAX_RENDER_DIMENSION = 8192
@@ -162,24 +154,26 @@ def _body(event: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def validate_key(key: Any) -> str:
-    if not isinstance(key, str) or not key:
-        raise HttpError(400, "'key' must be a non-empty string (the object key in the upload bucket)")
-    if len(key.encode("utf-8")) > MAX_KEY_BYTES:
-        raise HttpError(400, f"'key' is longer than S3's {MAX_KEY_BYTES} bytes")
-    if key.startswith("/") or any(ord(c) < 32 or ord(c) == 127 for c in key):
-        raise HttpError(400, "'key' must not start with '/' or contain control characters")
-    if any(part in (".", "..") for part in key.split("/")):
-        raise HttpError(400, "'key' must not contain '.' or '..' path segments")
-    return key
+    """The upload key rule (``function.uploads``, shared with the PUT route's authorizer) as a 400."""
+    if not isinstance(key, str):
+        raise HttpError(400, "'key' must be a string (the object key of the upload)")
+    try:
+        return check_key(key)
+    except KeyRuleError as e:
+        raise HttpError(400, f"'key': {e.message}") from e
 
 
 def create_upload(event: Mapping[str, Any], settings: ApiSettings) -> dict[str, Any]:
     body = _body(event)
-    unknown = set(body) - {"content_type", "content_length", "key"}
+    unknown = set(body) - {"content_type", "content_length", "key", "overwrite"}
     if unknown:
         raise HttpError(
-            400, f"unknown field(s) {sorted(unknown)}; allowed: content_type, content_length, key"
+            400,
+            f"unknown field(s) {sorted(unknown)}; allowed: content_type, content_length, key, overwrite",
         )
+    overwrite = body.get("overwrite", False)
+    if not isinstance(overwrite, bool):
+        raise HttpError(400, "'overwrite' must be true or false (true: replace an existing key's object)")
     content_type = str(body.get("content_type") or "").split(";", 1)[0].strip().lower()
     if content_type not in UPLOAD_CONTENT_TYPES:
         raise HttpError(
@@ -203,26 +197,35 @@ def create_upload(event: Mapping[str, Any], settings: ApiSettings) -> dict[str, 
         else f"uploads/{uuid.uuid4().hex}{UPLOAD_CONTENT_TYPES[content_type]}"
     )
     # ContentType and ContentLength are signed headers: S3 answers 403 to any other type or size.
+    # Unless the caller opts in to overwriting, If-None-Match: * is signed too: S3 then refuses
+    # (412) to replace an existing key, and a URL used without the header fails its signature
+    # (S3 conditional writes: https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html).
+    params: dict[str, Any] = {
+        "Bucket": settings.upload_bucket,
+        "Key": key,
+        "ContentType": content_type,
+        "ContentLength": length,
+    }
+    headers = {"Content-Type": content_type, "Content-Length": str(length)}
+    if not overwrite:
+        params["IfNoneMatch"] = "*"
+        headers["If-None-Match"] = "*"
     url = _s3().generate_presigned_url(
-        "put_object",
-        Params={
-            "Bucket": settings.upload_bucket,
-            "Key": key,
-            "ContentType": content_type,
-            "ContentLength": length,
-        },
-        ExpiresIn=settings.presign_expires,
-        HttpMethod="PUT",
+        "put_object", Params=params, ExpiresIn=settings.presign_expires, HttpMethod="PUT"
     )
-    logger.info("presigned upload", extra={"key": key, "content_type": content_type, "bytes": length})
+    logger.info(
+        "presigned upload",
+        extra={"key": key, "content_type": content_type, "bytes": length, "overwrite": overwrite},
+    )
+    # No bucket name in the answer (the URL is S3's own and names it, unavoidably).
     return _json(
         201,
         {
             "method": "PUT",
             "url": url,
-            "headers": {"Content-Type": content_type, "Content-Length": str(length)},
-            "bucket": settings.upload_bucket,
+            "headers": headers,
             "key": key,
+            "overwrite": overwrite,
             "expires_in": settings.presign_expires,
             "max_bytes": settings.max_upload_bytes,
         },

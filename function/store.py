@@ -109,7 +109,8 @@ class Store:
             code = str(exc.response.get("Error", {}).get("Code"))
             if code in MISSING_OBJECT_CODES:
                 raise SourceUnavailableError(
-                    f"the source object s3://{ref.bucket}/{ref.key} (version {ref.version_id or '-'}) "
+                    # no bucket name or s3:// path: this text is recorded and served by the API
+                    f"the source object {ref.key!r} (version {ref.version_id or '-'}) "
                     "no longer exists; upload it again"
                 ) from exc
             raise

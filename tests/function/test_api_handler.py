@@ -133,15 +133,21 @@ def test_presign_signs_type_and_length(aws: dict[str, Any]) -> None:
     )
     assert status == 201, body
     assert headers["Access-Control-Allow-Origin"] == "*"
-    assert body["method"] == "PUT" and body["bucket"] == UPLOADS and body["key"] == "a/b c.png"
-    assert body["headers"] == {"Content-Type": "image/png", "Content-Length": str(12 * 1024 * 1024)}
+    assert body["method"] == "PUT" and body["key"] == "a/b c.png" and body["overwrite"] is False
+    # no bucket name in the answer (issue 12); the URL is S3's and names it unavoidably
+    assert "bucket" not in body and UPLOADS not in json.dumps({k: v for k, v in body.items() if k != "url"})
+    assert body["headers"] == {
+        "Content-Type": "image/png",
+        "Content-Length": str(12 * 1024 * 1024),
+        "If-None-Match": "*",
+    }
     assert body["expires_in"] == 600 and body["max_bytes"] == 50 * 1024 * 1024
     url = urlsplit(body["url"])
     assert url.path.endswith("/a/b%20c.png")
     query = parse_qs(url.query)
     assert query["X-Amz-Expires"] == ["600"]
     signed = query["X-Amz-SignedHeaders"][0].split(";")
-    assert "content-type" in signed and "content-length" in signed
+    assert "content-type" in signed and "content-length" in signed and "if-none-match" in signed
 
 
 def test_presigned_url_accepts_the_upload(aws: dict[str, Any]) -> None:
@@ -156,17 +162,50 @@ def test_presigned_url_accepts_the_upload(aws: dict[str, Any]) -> None:
     assert stored["Body"].read() == data and stored["ContentType"] == "image/jpeg"
 
 
+def test_presigned_url_refuses_to_replace_an_existing_key(aws: dict[str, Any]) -> None:
+    """If-None-Match: * is signed in: a second upload to the key gets S3's 412, the first stays."""
+    import requests
+
+    first, second = _jpeg((40, 30)), _jpeg((50, 30))
+    _, _, ticket = presign({"content_type": "image/jpeg", "content_length": len(first), "key": "k/once.jpg"})
+    assert requests.put(ticket["url"], data=first, headers=ticket["headers"], timeout=10).status_code == 200
+    _, _, again = presign({"content_type": "image/jpeg", "content_length": len(second), "key": "k/once.jpg"})
+    resp = requests.put(again["url"], data=second, headers=again["headers"], timeout=10)
+    assert resp.status_code == 412 and "PreconditionFailed" in resp.text
+    assert aws["s3"].get_object(Bucket=UPLOADS, Key="k/once.jpg")["Body"].read() == first
+
+
+def test_presign_overwrite_opt_in_writes_a_new_version(aws: dict[str, Any]) -> None:
+    import requests
+
+    data = _jpeg((60, 30))
+    status, _, ticket = presign(
+        {"content_type": "image/jpeg", "content_length": len(data), "key": SOURCE_KEY, "overwrite": True}
+    )
+    assert status == 201 and ticket["overwrite"] is True and "If-None-Match" not in ticket["headers"]
+    assert "if-none-match" not in parse_qs(urlsplit(ticket["url"]).query)["X-Amz-SignedHeaders"][0]
+    assert requests.put(ticket["url"], data=data, headers=ticket["headers"], timeout=10).status_code == 200
+    versions = aws["s3"].list_object_versions(Bucket=UPLOADS, Prefix=SOURCE_KEY)["Versions"]
+    assert len(versions) == 2
+
+
 @pytest.mark.parametrize(
     ("payload", "message"),
     [
+        ({"content_type": "image/jpeg", "content_length": 5, "overwrite": "yes"}, "'overwrite' must be"),
+        ({"content_type": "image/jpeg", "content_length": 5, "key": "a\u202egpj.exe"}, "U+202E"),
+        ({"content_type": "image/jpeg", "content_length": 5, "key": "a\u0085b.jpg"}, "control character"),
+        ({"content_type": "image/jpeg", "content_length": 5, "key": "é" * 513}, "over S3's limit"),
+        ({"content_type": "image/jpeg", "content_length": 5, "key": "a//b.jpg"}, "empty segment"),
+        ({"content_type": "image/jpeg", "content_length": 5, "key": ""}, "the key is empty"),
         ({"content_type": "text/plain", "content_length": 10}, "'content_type' must be one of"),
         ({"content_type": "application/pdf", "content_length": 10}, "'content_type' must be one of"),
         ({"content_type": "image/jpeg", "content_length": 51 * 1024 * 1024}, "maxUploadMb"),
         ({"content_type": "image/jpeg", "content_length": 0}, "between 1 and"),
         ({"content_type": "image/jpeg", "content_length": "12"}, "must be the file size in bytes"),
         ({"content_type": "image/jpeg"}, "must be the file size in bytes"),
-        ({"content_type": "image/jpeg", "content_length": 5, "key": "/abs.jpg"}, "must not start with '/'"),
-        ({"content_type": "image/jpeg", "content_length": 5, "key": "a/../b.jpg"}, "'..'"),
+        ({"content_type": "image/jpeg", "content_length": 5, "key": "/abs.jpg"}, "starts with '/'"),
+        ({"content_type": "image/jpeg", "content_length": 5, "key": "a/../b.jpg"}, "'..' segment"),
         ({"content_type": "image/jpeg", "content_length": 5, "extra": 1}, "unknown field"),
         ("not json", "must be JSON"),
         ("[1, 2]", "must be a JSON object"),

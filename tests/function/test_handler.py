@@ -297,6 +297,9 @@ def test_deleted_source_is_a_permanent_failure(aws) -> None:
     assert aws.invoke(event)["results"][0]["status"] == "failed"
     item = aws.item(_id(event))
     assert item["status"] == "failed" and "no longer exists" in item["error"]
+    # the recorded error is served by GET /images/{id}: no bucket name, no s3:// path (issue 12)
+    error = item["error"]
+    assert "never-uploaded.jpg" in error and UPLOAD not in error and "s3://" not in error
 
 
 def test_source_over_the_byte_limit_fails_without_decoding(aws, monkeypatch) -> None:
