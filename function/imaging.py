@@ -50,7 +50,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from PIL import Image, ImageOps
 
-from function import webp_direct
+from function import png_fast, webp_direct
 from function.variants import VariantSpec
 
 if TYPE_CHECKING:
@@ -390,6 +390,10 @@ def _encode(plan: _Plan, derived: _Derived, icc: bytes | None, icc_mode: str) ->
         direct = None
         if spec.format == "webp" and shared is derived.base:  # full size: skip Pillow's ARGB copy
             direct = webp_direct.encode(shared, spec.quality, effort, options.get("icc_profile"))
+        elif spec.format == "png" and im.mode in png_fast.COLOUR_MODES:
+            # Up filter + libdeflate: half Pillow's CPU at equal or smaller size for colour images
+            # (greyscale comes out ~3% larger, so L/LA stay with Pillow's adaptive filters).
+            direct = png_fast.encode(im, effort, options.get("icc_profile"))
         buf = io.BytesIO(direct) if direct is not None else io.BytesIO()
         if direct is None:
             im.save(buf, _SAVE_FORMAT[spec.format], **options)
