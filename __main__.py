@@ -70,6 +70,7 @@ api = UploadApi(
         throttle_burst_limit=cfg.throttle_burst_limit,
         quota_per_day=cfg.quota_per_day,
         stage_name=cfg.stage_name,
+        manage_account_logging_role=cfg.manage_api_gateway_account,
     ),
 )
 

@@ -79,6 +79,10 @@ class StackConfig:
     """``reservedConcurrency``: cap on concurrent function runs (0 / unset = unreserved)."""
     stage_name: str = "dev"
     """``stageName``: the API Gateway stage (part of ``api_url``)."""
+    manage_api_gateway_account: bool = True
+    """``manageApiGatewayAccount``: this stack sets the region's API Gateway CloudWatch role
+    (``aws.apigateway.Account``, a per-account-and-region singleton) and creates that role;
+    ``false`` when another stack or an account bootstrap owns it."""
 
     @property
     def variants_json(self) -> str:
@@ -262,4 +266,5 @@ def load(config: pulumi.Config | None = None) -> StackConfig:
         quota_per_day=integer("quotaPerDay", d.quota_per_day, 1, 100_000_000, "10000"),
         reserved_concurrency=reserved or None,
         stage_name=_stage_name(reader),
+        manage_api_gateway_account=reader.boolean("manageApiGatewayAccount", d.manage_api_gateway_account),
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pulumi
 import pulumi_aws as aws
-from pulumi import Input, ResourceOptions
+from pulumi import Input, Output, ResourceOptions
 
 
 def customer_key(
@@ -17,7 +17,7 @@ def customer_key(
     *,
     encrypts: str,
     protect: bool = False,
-    alias: str | None = None,
+    alias: Input[str] | None = None,
     policy: Input[str] | None = None,
 ) -> aws.kms.Key:
     """``<name>-key`` (child of ``parent``) and, with ``alias``, ``<name>-key-alias`` → ``alias/<alias>``.
@@ -37,7 +37,7 @@ def customer_key(
     if alias is not None:
         aws.kms.Alias(
             f"{name}-key-alias",
-            name=f"alias/{alias}",
+            name=Output.concat("alias/", alias),
             target_key_id=key.key_id,
             opts=ResourceOptions(parent=parent),
         )

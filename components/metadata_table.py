@@ -10,9 +10,11 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 from pulumi import Output, ResourceOptions
 
 from components.encryption_key import customer_key
+from components.naming import physical_base
 
 HASH_KEY = "image_id"
 INDEXES: dict[str, tuple[str, str]] = {
@@ -46,12 +48,16 @@ class MetadataTable(pulumi.ComponentResource):
         super().__init__("imgpipe:storage:MetadataTable", name, None, opts)
         kept = ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect)
 
+        # The table is autonamed; the key alias is ours, unique per account+region: it carries
+        # a random suffix so two deployments of one stack name never collide (components/naming.py).
+        project, stack = pulumi.get_project(), pulumi.get_stack()
+        suffix = random.RandomId(f"{name}-suffix", byte_length=4, opts=ResourceOptions(parent=self))
         self.key = customer_key(
             name,
             self,
             encrypts="metadata table",
             protect=args.protect,
-            alias=f"{pulumi.get_project()}-{pulumi.get_stack()}-metadata-key",
+            alias=suffix.hex.apply(lambda hex_: physical_base(project, stack, "metadata", hex_, "key")),
         )
         attributes = sorted({HASH_KEY, *(k for keys in INDEXES.values() for k in keys)})
         self.table = aws.dynamodb.Table(

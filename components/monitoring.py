@@ -18,9 +18,11 @@ from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 from pulumi import Input, Output, ResourceOptions
 
 from components.encryption_key import customer_key
+from components.naming import physical_base
 
 METRICS_NAMESPACE = "imgpipe"
 SERVICE = "imgpipe"
@@ -63,11 +65,21 @@ class Monitoring(pulumi.ComponentResource):
     def __init__(self, name: str, args: MonitoringArgs, opts: ResourceOptions | None = None) -> None:
         super().__init__("imgpipe:ops:Monitoring", name, None, opts)
         child = ResourceOptions(parent=self)
-        prefix = f"{pulumi.get_project()}-{pulumi.get_stack()}"
         account = aws.get_caller_identity_output().account_id
         region = aws.get_region_output().region
+        # Alarm and dashboard names are unique per account and region (components/naming.py):
+        # both carry this suffix, so a second deployment of the same stack name cannot take them.
+        self.suffix = random.RandomId(f"{name}-suffix", byte_length=3, opts=child)
+        project, stack = pulumi.get_project(), pulumi.get_stack()
+        base = self.suffix.hex.apply(lambda hex_: physical_base(project, stack, hex_))
 
         # The AWS managed SNS key does not let CloudWatch encrypt: alarms would never arrive.
+        # The CloudWatch statement is AWS's documented one for alarms publishing to an encrypted
+        # topic, without conditions: CloudWatch's KMS calls do not carry aws:SourceAccount or
+        # aws:SourceArn, and such a condition silently drops every alarm notification.
+        # https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services
+        # https://repost.aws/knowledge-center/cloudwatch-configure-alarm-sns
+        # Confused-deputy protection lives on the topic policy below, where AWS documents it.
         key_policy = aws.iam.get_policy_document_output(
             statements=[
                 {
@@ -80,17 +92,17 @@ class Monitoring(pulumi.ComponentResource):
                 },
                 {
                     "sid": "CloudWatchAlarmsPublish",
-                    "actions": ["kms:Decrypt", "kms:GenerateDataKey"],
+                    "actions": ["kms:Decrypt", "kms:GenerateDataKey*"],
                     "resources": ["*"],  # in a key policy: this key
                     "principals": [{"type": "Service", "identifiers": ["cloudwatch.amazonaws.com"]}],
-                    "conditions": [
-                        {"test": "StringEquals", "variable": "aws:SourceAccount", "values": [account]}
-                    ],
                 },
             ]
         )
         self.key = customer_key(name, self, encrypts="alarm topic", policy=key_policy.json)
         self.topic = aws.sns.Topic(f"{name}-alarms", kms_master_key_id=self.key.arn, opts=child)
+        # Only this stack's alarms (by name prefix) in this account may publish: aws:SourceArn and
+        # aws:SourceAccount are what CloudWatch's sns:Publish carries.
+        # https://repost.aws/knowledge-center/cloudwatch-receive-sns-for-alarm-trigger
         topic_policy = aws.iam.get_policy_document_output(
             statements=[
                 {
@@ -99,7 +111,16 @@ class Monitoring(pulumi.ComponentResource):
                     "resources": [self.topic.arn],
                     "principals": [{"type": "Service", "identifiers": ["cloudwatch.amazonaws.com"]}],
                     "conditions": [
-                        {"test": "StringEquals", "variable": "aws:SourceAccount", "values": [account]}
+                        {"test": "StringEquals", "variable": "aws:SourceAccount", "values": [account]},
+                        {
+                            "test": "ArnLike",
+                            "variable": "aws:SourceArn",
+                            "values": [
+                                Output.concat(
+                                    "arn:aws:cloudwatch:", region, ":", account, ":alarm:", base, "-*"
+                                )
+                            ],
+                        },
                     ],
                 }
             ]
@@ -127,6 +148,7 @@ class Monitoring(pulumi.ComponentResource):
         ) -> aws.cloudwatch.MetricAlarm:
             return aws.cloudwatch.MetricAlarm(
                 f"{name}-{suffix}",
+                name=Output.concat(base, "-", suffix),
                 alarm_description=description,
                 namespace=namespace,
                 metric_name=metric,
@@ -185,13 +207,16 @@ class Monitoring(pulumi.ComponentResource):
             ),
         }
 
-        self.dashboard_name = Output.from_input(f"{prefix}-pipeline")
         body = Output.all(args.function_name, args.dlq_name, args.api_name, args.api_stage, region).apply(
             lambda v: json.dumps(dashboard_body(*v))
         )
         self.dashboard = aws.cloudwatch.Dashboard(
-            f"{name}-dashboard", dashboard_name=f"{prefix}-pipeline", dashboard_body=body, opts=child
+            f"{name}-dashboard",
+            dashboard_name=Output.concat(base, "-pipeline"),
+            dashboard_body=body,
+            opts=child,
         )
+        self.dashboard_name = self.dashboard.dashboard_name
         self.topic_arn = self.topic.arn
         self.dashboard_url = Output.all(region, self.dashboard.dashboard_name).apply(
             lambda v: dashboard_url(v[0], v[1])

@@ -64,19 +64,27 @@ class SecureBucket(pulumi.ComponentResource):
 
         prefix = bucket_name_prefix(pulumi.get_project(), pulumi.get_stack(), args.purpose)
 
+        # The bucket name is global and the key alias unique per account+region: both carry the
+        # suffix, so two deployments of one stack name never collide (components/naming.py).
+        suffix = random.RandomId(f"{name}-suffix", byte_length=4, opts=child)
+        bucket_name = suffix.hex.apply(lambda hex_: prefix + hex_)
+
         self.key: aws.kms.Key | None = None
         if args.kms_key_arn is None:
             self.key = customer_key(
-                name, self, encrypts=f"{args.purpose} bucket", protect=args.protect, alias=prefix + "key"
+                name,
+                self,
+                encrypts=f"{args.purpose} bucket",
+                protect=args.protect,
+                alias=Output.concat(bucket_name, "-key"),
             )
             key_arn: Input[str] = self.key.arn
         else:
             key_arn = args.kms_key_arn
 
-        suffix = random.RandomId(f"{name}-suffix", byte_length=4, opts=child)
         self.bucket = aws.s3.Bucket(
             f"{name}-bucket",
-            bucket=suffix.hex.apply(lambda hex_: prefix + hex_),
+            bucket=bucket_name,
             force_destroy=args.force_destroy,
             opts=kept,
         )

@@ -117,9 +117,12 @@ class Graph:
 class ImgpipeMocks(pulumi.runtime.Mocks):
     """Answers resource registrations and invokes like AWS would (see module docstring)."""
 
-    def __init__(self, region: str = DEFAULT_REGION, account: str = ACCOUNT) -> None:
+    def __init__(self, region: str = DEFAULT_REGION, account: str = ACCOUNT, seed: str = "") -> None:
         self.region = region
         self.account = account
+        # What the cloud would choose at random (RandomId bytes, autoname suffixes): stable per
+        # seed, different between seeds, like two deployments of the same program.
+        self.seed = seed
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self._lock = threading.Lock()
 
@@ -129,9 +132,13 @@ class ImgpipeMocks(pulumi.runtime.Mocks):
             f"arn:aws:{service}:{self.region if region else ''}:{self.account if account else ''}:{resource}"
         )
 
-    @staticmethod
-    def _autoname(name: str, given: Any) -> str:
-        return given if isinstance(given, str) and given else f"{name}-{_digest('autoname', name, length=7)}"
+    def _autoname(self, name: str, given: Any) -> str:
+        if isinstance(given, str) and given:
+            return given
+        return f"{name}-{_digest('autoname', *self._seeded(name), length=7)}"
+
+    def _seeded(self, name: str) -> tuple[str, ...]:
+        return (self.seed, name) if self.seed else (name,)
 
     # --- resources ----------------------------------------------------------------------------
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
@@ -149,7 +156,9 @@ class ImgpipeMocks(pulumi.runtime.Mocks):
 
     # random
     def _random_RandomId(self, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        raw = bytes.fromhex(_digest("random", name, length=2 * int(inputs.get("byteLength", 8))))
+        raw = bytes.fromhex(
+            _digest("random", *self._seeded(name), length=2 * int(inputs.get("byteLength", 8)))
+        )
         b64url = base64.urlsafe_b64encode(raw).decode().rstrip("=")
         state = {
             "hex": raw.hex(),
@@ -471,17 +480,20 @@ def run_program(
     preview: bool = False,
     layer_zip: Path | str | None = "fake",
     program: Path = ROOT / "__main__.py",
+    seed: str = "",
 ) -> Graph:
     """Run the real program under the mocks and return what it registered and exported.
 
-    ``config``: ``{"imgpipe:memoryMb": 2048, "aws:region": "eu-west-1", ...}`` (plain values
-    or strings; keys without a namespace are ``imgpipe:`` keys). ``layer_zip``: ``"fake"`` (a
-    throw-away zip), ``None`` (the real ``make layer`` output) or a path. Exceptions raised by
-    the program (e.g. a ConfigError) propagate.
+        ``config``: ``{"imgpipe:memoryMb": 2048, "aws:region": "eu-west-1", ...}`` (plain values
+        or strings; keys without a namespace are ``imgpipe:`` keys). ``layer_zip``: ``"fake"`` (a
+        throw-away zip), ``None`` (the real ``make layer`` output) or a path. ``seed``: stands in for
+    the cloud's randomness (random ids, autonames); two seeds = two deployments of one stack.
+    Exceptions raised by
+        the program (e.g. a ConfigError) propagate.
     """
     strings = config_strings(config or {})
     region = strings.get("aws:region", DEFAULT_REGION)
-    mocks = ImgpipeMocks(region=region)
+    mocks = ImgpipeMocks(region=region, seed=seed)
     monitor = RecordingMonitor(mocks)
 
     def run() -> None:

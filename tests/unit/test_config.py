@@ -99,6 +99,8 @@ def test_no_config_gives_the_documented_defaults() -> None:
     )
     assert got.alarm_email is None and got.reserved_concurrency is None
     assert got.cors_origins == ("*",)
+    assert got.manage_api_gateway_account is True
+    assert load({"manageApiGatewayAccount": "false"}).manage_api_gateway_account is False
 
 
 def test_dev_and_prod_stack_files_load_and_differ_as_documented() -> None:
@@ -146,6 +148,7 @@ def test_structured_values_arrive_as_json_text() -> None:
         ("quotaPerDay", "0", "between 1 and"),
         ("reservedConcurrency", "-1", "between 0 and"),
         ("stageName", "my stage", "letters, digits"),
+        ("manageApiGatewayAccount", "no", "true or false"),
     ],
 )
 def test_bad_values_say_key_value_range_and_fix(key: str, value: str, expected: str) -> None:

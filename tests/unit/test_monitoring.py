@@ -3,6 +3,7 @@ dimensions, the dashboard's widgets, the dashboard URL output."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from typing import Any
 
@@ -38,11 +39,23 @@ def test_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(dev: Graph) -> N
     statements = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
     cloudwatch = statements["CloudWatchAlarmsPublish"]
     assert cloudwatch["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
-    assert set(cloudwatch["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey"}
+    # AWS's documented statement for alarms → encrypted topic: no condition. CloudWatch's KMS calls
+    # carry no aws:SourceAccount/aws:SourceArn, so a condition on them drops every notification.
+    assert set(cloudwatch["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    assert "Condition" not in cloudwatch
     assert statements["AccountAdministersTheKey"]["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
     [policy] = ops(dev, "aws:sns/topicPolicy:TopicPolicy")
     [publish] = json.loads(policy.inputs["policy"])["Statement"]
     assert (publish["Action"], publish["Resource"]) == ("sns:Publish", topic.state["arn"])
+    # confused-deputy protection where AWS documents it: the topic policy, this stack's alarms only
+    [suffix] = ops(dev, "random:index/randomId:RandomId")
+    alarm_arns = f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:imgpipe-dev-{suffix.state['hex']}-*"
+    assert publish["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+        "ArnLike": {"aws:SourceArn": alarm_arns},
+    }
+    for alarm in ops(dev, ALARM):
+        assert fnmatch.fnmatchcase(alarm.state["arn"], alarm_arns), alarm.state["arn"]
 
 
 def test_alarms_watch_the_right_metrics_and_notify_the_topic(dev: Graph) -> None:
@@ -105,7 +118,8 @@ def _metrics(body: dict[str, Any]) -> list[tuple[str, str, dict[str, str], str |
 def test_dashboard_shows_function_dlq_api_and_custom_metrics(dev: Graph) -> None:
     names = watched(dev)
     [dashboard] = ops(dev, "aws:cloudwatch/dashboard:Dashboard")
-    assert dashboard.inputs["dashboardName"] == "imgpipe-dev-pipeline"
+    [suffix] = ops(dev, "random:index/randomId:RandomId")
+    assert dashboard.inputs["dashboardName"] == f"imgpipe-dev-{suffix.state['hex']}-pipeline"
     body = json.loads(dashboard.inputs["dashboardBody"])
     assert all(w["properties"]["region"] == dev.region for w in body["widgets"])
     metrics = _metrics(body)
@@ -136,9 +150,10 @@ def test_dashboard_shows_function_dlq_api_and_custom_metrics(dev: Graph) -> None
 
 
 def test_dashboard_url_output(dev: Graph) -> None:
+    [dashboard] = ops(dev, "aws:cloudwatch/dashboard:Dashboard")
     assert dev.outputs["dashboard_url"] == (
         "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1"
-        "#dashboards:name=imgpipe-dev-pipeline"
+        f"#dashboards:name={dashboard.inputs['dashboardName']}"
     )
     assert dashboard_url("eu-west-1", "x") == (
         "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#dashboards:name=x"

@@ -31,11 +31,12 @@ def test_secure_bucket_children_are_private_versioned_cmk_tls_only(dev: Graph, p
     assert key.inputs["enableKeyRotation"] is True
     alias = child(dev, purpose, "aws:kms/alias:Alias")
     assert alias.inputs["targetKeyId"] == key.state["keyId"]
-    assert alias.inputs["name"] == f"alias/imgpipe-dev-{purpose}-key"
     bucket = child(dev, purpose, BUCKET)
     suffix = child(dev, purpose, "random:index/randomId:RandomId")
     assert suffix.inputs["byteLength"] == 4
     assert bucket.id == f"imgpipe-dev-{purpose}-{suffix.state['hex']}"
+    # the alias is unique per account+region: it carries the bucket's suffix (test_naming.py)
+    assert alias.inputs["name"] == f"alias/{bucket.id}-key"
     assert re.fullmatch(r"[a-z0-9][a-z0-9-]{2,62}", bucket.id)
 
     pab = child(dev, purpose, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
