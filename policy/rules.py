@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from policy.view import Resource, of_type
+from policy.view import Resource, known, of_type
 
 # --- resource type tokens (pulumi-aws v7) ---------------------------------------------------
 BUCKET = "aws:s3/bucket:Bucket"
@@ -48,6 +48,15 @@ LAMBDA_PERMISSION = "aws:lambda/permission:Permission"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 DYNAMODB_TABLE = "aws:dynamodb/table:Table"
 API_METHOD = "aws:apigateway/method:Method"
+API_RESOURCE = "aws:apigateway/resource:Resource"
+API_ACCOUNT = "aws:apigateway/account:Account"
+KMS_KEY = "aws:kms/key:Key"
+KMS_ALIAS = "aws:kms/alias:Alias"
+LAMBDA_LAYER = "aws:lambda/layerVersion:LayerVersion"
+SQS_QUEUE = "aws:sqs/queue:Queue"
+SNS_TOPIC = "aws:sns/topic:Topic"
+DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
+METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 # Resources whose ``policy`` input is one IAM policy document (IAM_ROLE carries several).
 POLICY_RESOURCES = (
     IAM_ROLE_POLICY,
@@ -494,6 +503,224 @@ def s3_bucket_fully_configured(resources: Sequence[Resource]) -> list[Violation]
     return violations
 
 
+# --- AWS behaviours the mocks and moto do not enforce -----------------------------------------
+# Each rule below is something AWS rejects (or accepts and then silently misbehaves on) while
+# Pulumi mocks and moto accept it, so only a rule can fail before a real `pulumi up` does.
+
+# Physical name limits, from each service's API reference (CreateFunction FunctionName,
+# PublishLayerVersion LayerName, CreateAlias AliasName, CreateLogGroup logGroupName, CreateRole
+# RoleName, CreateQueue QueueName, CreateTopic Name, PutDashboard DashboardName, PutMetricAlarm
+# AlarmName, CreateTable TableName) and S3's bucket naming rules
+# (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html).
+# type -> (name property, max length, allowed characters (full match), what is allowed)
+NAME_LIMITS: dict[str, tuple[str, int, str, str]] = {
+    LAMBDA_FUNCTION: ("name", 64, r"[A-Za-z0-9_-]+", "letters, digits, '-', '_'"),
+    LAMBDA_LAYER: ("layerName", 140, r"[A-Za-z0-9_-]+", "letters, digits, '-', '_'"),
+    KMS_ALIAS: (
+        "name",
+        256,
+        r"alias/(?!aws/)[A-Za-z0-9/_-]+",
+        "'alias/' then letters, digits, '/', '_', '-'",
+    ),
+    LOG_GROUP: ("name", 512, r"[A-Za-z0-9._/#-]+", "letters, digits, '.', '_', '-', '/', '#'"),
+    IAM_ROLE: ("name", 64, r"[A-Za-z0-9+=,.@_-]+", "letters, digits, '+=,.@_-'"),
+    SQS_QUEUE: ("name", 80, r"[A-Za-z0-9_-]+(\.fifo)?", "letters, digits, '-', '_' (and '.fifo')"),
+    SNS_TOPIC: ("name", 256, r"[A-Za-z0-9_-]+(\.fifo)?", "letters, digits, '-', '_' (and '.fifo')"),
+    DASHBOARD: ("dashboardName", 255, r"[A-Za-z0-9_-]+", "letters, digits, '-', '_'"),
+    METRIC_ALARM: ("name", 255, r"[^\x00-\x1f\x7f]+", "no control characters"),
+    DYNAMODB_TABLE: ("name", 255, r"[A-Za-z0-9_.-]{3,}", "3+ letters, digits, '_', '-', '.'"),
+    BUCKET: (
+        "bucket",
+        63,
+        r"(?!xn--)(?!.*-s3alias$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]",
+        "3-63 of a-z, 0-9, '.', '-'",
+    ),
+}
+
+
+def names_within_aws_limits(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """A name the program sets is one AWS accepts (length and characters); mocks and moto take any.
+
+    Unknown names (computed during preview) are skipped: the rule runs again at ``up``.
+    """
+    if resource_type not in NAME_LIMITS:
+        return []
+    prop, limit, pattern, allowed = NAME_LIMITS[resource_type]
+    name = known(props, prop)
+    if not isinstance(name, str) or not name:
+        return []  # autonamed by Pulumi within the limits
+    problems = []
+    if len(name) > limit:
+        problems.append(f"{prop} {name!r} is {len(name)} characters; AWS allows at most {limit}")
+    if not re.fullmatch(pattern, name):
+        problems.append(f"{prop} {name!r} has characters AWS refuses here: allowed are {allowed}")
+    return problems
+
+
+# Services whose calls to a KMS key carry no aws:SourceAccount / aws:SourceArn: a key-policy
+# condition on those keys never matches and the service's encrypt call is denied, silently.
+# CloudWatch alarms → encrypted SNS: AWS's statement has no condition
+# (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services,
+# https://repost.aws/knowledge-center/cloudwatch-configure-alarm-sns); EventBridge: AWS documents
+# that aws:SourceAccount/SourceArn/SourceOrgID are not supported in the key policy.
+_KMS_CALLERS_WITHOUT_SOURCE = frozenset({"cloudwatch.amazonaws.com", "events.amazonaws.com"})
+_SOURCE_KEYS = ("aws:sourceaccount", "aws:sourcearn", "aws:sourceorgid", "aws:sourceorgpaths")
+
+
+def kms_service_grant_without_source_conditions(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """A key-policy grant to CloudWatch/EventBridge has no aws:Source* condition (their KMS calls
+    do not carry it, so the grant would never apply and alarm/event delivery fails silently)."""
+    if resource_type != KMS_KEY or props.get("policy") is None:
+        return []
+    try:
+        stmts = statements(props.get("policy"))
+    except ValueError as exc:
+        return [str(exc)]
+    problems = []
+    for i, statement in enumerate(stmts):
+        if statement.get("Effect") != "Allow":
+            continue
+        principal = statement.get("Principal")
+        services = set(_as_list(principal.get("Service"))) if isinstance(principal, Mapping) else set()
+        callers = sorted(services & _KMS_CALLERS_WITHOUT_SOURCE)
+        condition = statement.get("Condition")
+        if not callers or not isinstance(condition, Mapping):
+            continue
+        keys = sorted(
+            {
+                k
+                for block in condition.values()
+                if isinstance(block, Mapping)
+                for k in block
+                if k.lower() in _SOURCE_KEYS
+            }
+        )
+        if keys:
+            problems.append(
+                f"key policy statement {statement.get('Sid') or i} grants {', '.join(callers)} with "
+                f"condition {', '.join(keys)}, which that service's KMS calls do not carry: the grant "
+                "never applies. Drop the condition here and keep it on the topic/queue policy"
+            )
+    return problems
+
+
+def lambda_reserved_concurrency_quota(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """Reserving concurrency needs an account quota >= reserved + 100 (AWS keeps 100 unreserved).
+
+    Advisory: the quota is per account and not in the graph; this says what to check before up.
+    https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html
+    """
+    if resource_type != LAMBDA_FUNCTION:
+        return []
+    reserved = known(props, "reservedConcurrentExecutions")
+    if not isinstance(reserved, int | float) or reserved <= 0:
+        return []
+    n = int(reserved)
+    return [
+        f"reserves {n} concurrent executions: the account's Lambda concurrency quota in this region must be "
+        f"at least {n + 100} (AWS keeps 100 unreserved), else `pulumi up` fails. Check with "
+        "`aws lambda get-account-settings --query AccountLimit`, or set imgpipe:reservedConcurrency 0"
+    ]
+
+
+def _api_parent(resource: Resource) -> tuple[str, ...]:
+    """What a REST API resource hangs under: the parent id, or (unknown in preview) its dependency."""
+    parent = known(resource.props, "parentId")
+    if isinstance(parent, str) and parent:
+        return (parent,)
+    return tuple(sorted(resource.property_dependencies.get("parentId", ())))
+
+
+def apigateway_one_path_variable_per_level(resources: Sequence[Resource]) -> list[Violation]:
+    """At most one variable path part (``{x}`` or ``{x+}``) under each parent resource.
+
+    API Gateway refuses the second with "A sibling ({x}) of this resource already has a variable
+    path part -- only one is allowed" (BadRequestException; by design, per the API Gateway team:
+    https://github.com/amazon-archives/aws-apigateway-importer/issues/202); moto and mocks accept it.
+    """
+    by_parent: dict[tuple[str, ...], list[Resource]] = {}
+    for res in of_type(resources, API_RESOURCE):
+        part = known(res.props, "pathPart")
+        parent = _api_parent(res)
+        if isinstance(part, str) and part.startswith("{") and parent:
+            by_parent.setdefault(parent, []).append(res)
+    violations = []
+    for siblings in by_parent.values():
+        parts = sorted({str(res.props.get("pathPart")) for res in siblings})
+        if len(parts) > 1:
+            for res in siblings[1:]:
+                violations.append(
+                    Violation(
+                        f"API resource {res.name!r} ({res.props.get('pathPart')}) has a sibling with another "
+                        f"variable path part ({', '.join(parts)}): API Gateway allows one per level. Use one "
+                        "variable name, or move a route under a fixed segment (/images/{image_id} and "
+                        "/uploads/{key+})",
+                        res.urn,
+                        res.name,
+                    )
+                )
+    return violations
+
+
+PUSH_TO_CLOUDWATCH_LOGS = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+
+
+def _trusts(role: Resource, service: str) -> bool:
+    try:
+        stmts = statements(role.props.get("assumeRolePolicy"))
+    except ValueError:
+        return False
+    for statement in stmts:
+        principal = statement.get("Principal")
+        if (
+            statement.get("Effect") == "Allow"
+            and isinstance(principal, Mapping)
+            and service in _as_list(principal.get("Service"))
+            and "sts:AssumeRole" in _as_list(statement.get("Action"))
+        ):
+            return True
+    return False
+
+
+def apigateway_account_role_is_valid(resources: Sequence[Resource]) -> list[Violation]:
+    """The API Gateway account setting points at a role API Gateway accepts, once it is usable.
+
+    API Gateway validates the CloudWatch role when the setting is written: the role must trust
+    apigateway.amazonaws.com and carry the permissions of the managed policy
+    AmazonAPIGatewayPushToCloudWatchLogs (https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html),
+    and the attachment must exist before the setting is written (the Account depends on it).
+    A role outside the stack is not checked.
+    """
+    roles = of_type(resources, IAM_ROLE)
+    attachments = of_type(resources, IAM_ROLE_POLICY_ATTACHMENT)
+    violations = []
+    for account in of_type(resources, API_ACCOUNT):
+        for role in roles:
+            if not account.refers_to("cloudwatchRoleArn", role):
+                continue
+            problems = []
+            if not _trusts(role, "apigateway.amazonaws.com"):
+                problems.append("does not trust apigateway.amazonaws.com (sts:AssumeRole)")
+            managed = [
+                a
+                for a in attachments
+                if a.refers_to("role", role) and a.props.get("policyArn") == PUSH_TO_CLOUDWATCH_LOGS
+            ]
+            inline_managed = PUSH_TO_CLOUDWATCH_LOGS in _as_list(role.props.get("managedPolicyArns"))
+            if not managed and not inline_managed:
+                problems.append(f"has no attachment of {PUSH_TO_CLOUDWATCH_LOGS}")
+            elif managed and account.urn and not any(a.urn in account.dependencies for a in managed if a.urn):
+                problems.append(
+                    "is attached to the managed policy, but the Account does not depend on the attachment "
+                    "(API Gateway may check the role before it has the permissions): add depends_on"
+                )
+            for problem in problems:
+                violations.append(
+                    Violation(f"API Gateway account role {role.name!r} {problem}", account.urn, account.name)
+                )
+    return violations
+
+
 RULES: tuple[Rule, ...] = (
     Rule(
         "s3-no-public-access",
@@ -600,6 +827,39 @@ RULES: tuple[Rule, ...] = (
         "stack",
         lambda_log_group_with_retention,
         (LAMBDA_FUNCTION, LOG_GROUP),
+    ),
+    # AWS behaviours mocks and moto do not enforce (docs/local.md lists them with the engine's)
+    Rule(
+        "aws-name-limits",
+        "Physical names the program sets are within AWS's length and character limits",
+        "resource",
+        names_within_aws_limits,
+        tuple(NAME_LIMITS),
+        remediation="shorten the name or replace the characters AWS refuses (components/naming.py)",
+    ),
+    Rule(
+        "kms-service-grant-conditions",
+        "KMS key grants to CloudWatch/EventBridge carry no aws:Source* condition their calls lack",
+        "resource",
+        kms_service_grant_without_source_conditions,
+        (KMS_KEY,),
+        remediation="keep aws:SourceAccount/aws:SourceArn on the SNS topic or SQS queue policy instead",
+    ),
+    Rule(
+        "lambda-reserved-concurrency-quota",
+        "Reserved concurrency needs an account concurrency quota of at least reserved + 100",
+        "resource",
+        lambda_reserved_concurrency_quota,
+        (LAMBDA_FUNCTION,),
+        enforcement="advisory",
+        remediation="aws lambda get-account-settings --query AccountLimit; request more, or reserve none",
+    ),
+    Rule(
+        "apigateway-one-path-variable-per-level",
+        "An API Gateway resource has at most one variable path part among its children",
+        "stack",
+        apigateway_one_path_variable_per_level,
+        (API_RESOURCE,),
     ),
 )
 

@@ -32,12 +32,14 @@ class Resource:
     # property name -> URNs of the resources that property was computed from (CrossGuard only);
     # lets a rule link `BucketVersioning.bucket` to its Bucket even before names are known.
     property_dependencies: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # URNs of every resource this one depends on (inputs and explicit ``depends_on``).
+    dependencies: tuple[str, ...] = ()
 
     def identifiers(self) -> set[str]:
         """Values other resources use to point at this one (id, physical name, ARN)."""
         found: set[str] = set()
         for key in ("id", "bucket", "name", "arn", "functionName"):
-            value = _known(self.props, key)
+            value = known(self.props, key)
             if isinstance(value, str) and value:
                 found.add(value)
         if self.urn:
@@ -58,6 +60,7 @@ class _CrossGuardResource(Protocol):
     urn: str
     props: Mapping[str, Any]
     property_dependencies: Mapping[str, Sequence[Any]]
+    dependencies: Sequence[Any]
 
 
 def from_crossguard(resource: _CrossGuardResource) -> Resource:
@@ -72,6 +75,7 @@ def from_crossguard(resource: _CrossGuardResource) -> Resource:
         props=resource.props,
         urn=resource.urn,
         property_dependencies=deps,
+        dependencies=tuple(dep.urn for dep in getattr(resource, "dependencies", None) or ()),
     )
 
 
@@ -95,7 +99,14 @@ def from_recorded(resource: _RecordedResource, resource_id: str | None = None) -
     if rid and "id" not in props:
         props["id"] = rid
     urn = getattr(resource, "urn", None)
-    return Resource(type=resource.type, name=resource.name, props=props, urn=urn)
+    return Resource(
+        type=resource.type,
+        name=resource.name,
+        props=props,
+        urn=urn,
+        property_dependencies=dict(getattr(resource, "property_dependencies", None) or {}),
+        dependencies=tuple(getattr(resource, "dependencies", None) or ()),
+    )
 
 
 def from_plain(resource_type: str, name: str, props: Mapping[str, Any], urn: str | None = None) -> Resource:
@@ -107,10 +118,10 @@ def of_type(resources: Iterable[Resource], *types: str) -> list[Resource]:
     return [r for r in resources if r.type in types]
 
 
-def _known(props: Mapping[str, Any], key: str) -> Any:
+def known(props: Mapping[str, Any], key: str) -> Any:
     """``props.get(key)``, but None when CrossGuard does not know the value yet.
 
-    Only used for *identifiers*: a stack rule that cannot match a child to its parent by name
+    Used for *identifiers* and names: a stack rule that cannot match a child to its parent by name
     falls back to property dependencies, so an unknown name must not abort the whole rule.
     """
     try:

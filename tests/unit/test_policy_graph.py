@@ -55,8 +55,27 @@ def test_graph_has_what_the_rules_are_about(graph: list[Resource]) -> None:
 def test_every_rule_passes_on_the_program(graph: list[Resource]) -> None:
     report = r.check_graph(graph)
     assert set(report) == {rule.name for rule in r.RULES}
-    failures = {name: [f"{v.name}: {v.message}" for v in found] for name, found in report.items() if found}
+    failures = {
+        name: [f"{v.name}: {v.message}" for v in found]
+        for name, found in report.items()
+        if found and r.RULES_BY_NAME[name].enforcement == "mandatory"
+    }
     assert failures == {}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_advisories_are_the_expected_ones(request: pytest.FixtureRequest, stack: str) -> None:
+    # prod reserves 50 concurrent executions: the preview reminds to check the account quota.
+    report = r.check_graph(rule_view(request, stack))
+    advisories = {
+        name: [v.message for v in found]
+        for name, found in report.items()
+        if found and r.RULES_BY_NAME[name].enforcement == "advisory"
+    }
+    if stack == "prod":
+        [message] = advisories.pop("lambda-reserved-concurrency-quota")
+        assert "at least 150" in message and "get-account-settings" in message
+    assert advisories == {}
 
 
 # --- mutations: one way to break the real graph per rule -----------------------------------
@@ -72,7 +91,7 @@ def _replace(graph: Graph, index: int, **props: Any) -> Graph:
         else:
             new_props[key] = value
     out = list(graph)
-    out[index] = Resource(res.type, res.name, new_props, res.urn, res.property_dependencies)
+    out[index] = Resource(res.type, res.name, new_props, res.urn, res.property_dependencies, res.dependencies)
     return out
 
 
@@ -123,6 +142,33 @@ def _tls_policy_without_objects(graph: Graph) -> Graph:
     return _replace(graph, i, policy=json.dumps(doc))
 
 
+def _long_function_name(graph: Graph) -> Graph:
+    i = _first(graph, r.LAMBDA_FUNCTION)
+    return _replace(graph, i, name="imgpipe-customer-acceptance-environment-eu-west-1-blue-process-a1b2c3")
+
+
+def _conditioned_cloudwatch_key_grant(graph: Graph) -> Graph:
+    i = _first(graph, r.KMS_KEY, where=lambda k: "cloudwatch.amazonaws.com" in str(k.props.get("policy")))
+    doc = json.loads(graph[i].props["policy"])
+    for stmt in doc["Statement"]:
+        if stmt.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}:
+            stmt["Condition"] = {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+    return _replace(graph, i, policy=json.dumps(doc))
+
+
+def _sibling_path_variable(graph: Graph) -> Graph:
+    # /images/{key} beside /images/{image_id}: what the API had before uploads moved under /uploads
+    image = graph[_first(graph, r.API_RESOURCE, where=lambda res: res.props.get("pathPart") == "{image_id}")]
+    sibling = Resource(
+        r.API_RESOURCE,
+        "api-image-by-key",
+        {**image.props, "pathPart": "{key}", "id": "sibling0"},
+        (image.urn or "") + "-by-key",
+        image.property_dependencies,
+    )
+    return [*graph, sibling]
+
+
 MUTATIONS: dict[str, Callable[[Graph], Graph]] = {
     "s3-no-public-access": lambda g: _replace(g, _first(g, r.BUCKET_PAB), restrictPublicBuckets=False),
     "s3-ownership-enforced": lambda g: _replace(
@@ -149,6 +195,12 @@ MUTATIONS: dict[str, Callable[[Graph], Graph]] = {
     "s3-bucket-fully-configured": lambda g: _drop(g, r.BUCKET_VERSIONING),
     "lambda-failure-destination": _no_failure_destination,
     "lambda-log-retention": lambda g: [res for res in g if res.type != r.LOG_GROUP],
+    "aws-name-limits": _long_function_name,
+    "kms-service-grant-conditions": _conditioned_cloudwatch_key_grant,
+    "lambda-reserved-concurrency-quota": lambda g: _replace(
+        g, _first(g, r.LAMBDA_FUNCTION), reservedConcurrentExecutions=50.0
+    ),
+    "apigateway-one-path-variable-per-level": _sibling_path_variable,
 }
 
 

@@ -24,6 +24,14 @@ def doc(*stmts: dict[str, Any]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(stmts)})
 
 
+# AWS's documented key-policy statement for CloudWatch alarms → encrypted SNS topic
+CLOUDWATCH_KEY_GRANT = {
+    "Sid": "CloudWatchAlarmsPublish",
+    "Effect": "Allow",
+    "Principal": {"Service": "cloudwatch.amazonaws.com"},
+    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+    "Resource": "*",
+}
 TLS_DENY = {
     "Sid": "DenyInsecureTransport",
     "Effect": "Deny",
@@ -371,6 +379,77 @@ CASES: list[tuple[str, str, dict[str, Any], str | None]] = [
         {"httpMethod": "ANY", "authorization": "NONE", "apiKeyRequired": False},
         "ANY method",
     ),
+    # AWS's name limits (mocks and moto accept any name)
+    ("aws-name-limits", r.LAMBDA_FUNCTION, {"name": "imgpipe-dev-process-a1b2c3"}, None),
+    ("aws-name-limits", r.LAMBDA_FUNCTION, {"name": "f" * 65}, "at most 64"),
+    ("aws-name-limits", r.LAMBDA_FUNCTION, {"name": "imgpipe-my.stack-process"}, "characters AWS refuses"),
+    ("aws-name-limits", r.LAMBDA_FUNCTION, {"runtime": "python3.12"}, None),  # autonamed
+    ("aws-name-limits", r.KMS_ALIAS, {"name": "alias/imgpipe-dev-uploads-5c155cdd-key"}, None),
+    ("aws-name-limits", r.KMS_ALIAS, {"name": "alias/aws/imgpipe"}, "characters AWS refuses"),
+    ("aws-name-limits", r.KMS_ALIAS, {"name": "imgpipe-key"}, "'alias/'"),
+    ("aws-name-limits", r.DASHBOARD, {"dashboardName": "imgpipe-my.stack-pipeline"}, "characters AWS"),
+    ("aws-name-limits", r.BUCKET, {"bucket": "imgpipe-dev-uploads-5c155cdd"}, None),
+    ("aws-name-limits", r.BUCKET, {"bucket": "Imgpipe_Uploads"}, "characters AWS refuses"),
+    ("aws-name-limits", r.BUCKET, {"bucket": "b" * 64}, "at most 63"),
+    ("aws-name-limits", r.LOG_GROUP, {"name": "/aws/lambda/imgpipe-dev-process-a1b2c3"}, None),
+    ("aws-name-limits", r.LOG_GROUP, {"name": "/aws/lambda/fn with space"}, "characters AWS refuses"),
+    ("aws-name-limits", r.SQS_QUEUE, {"name": "q" * 81}, "at most 80"),
+    ("aws-name-limits", r.LAMBDA_LAYER, {"layerName": "imgpipe-dev-pillow-arm64-a1b2c3"}, None),
+    ("aws-name-limits", r.IAM_ROLE, {"name": "r" * 65}, "at most 64"),
+    ("aws-name-limits", r.DYNAMODB_TABLE, {"name": "ab"}, "characters AWS refuses"),
+    # KMS grants to services whose KMS calls carry no aws:Source* keys
+    (
+        "kms-service-grant-conditions",
+        r.KMS_KEY,
+        {"policy": doc(CLOUDWATCH_KEY_GRANT)},
+        None,
+    ),
+    (
+        "kms-service-grant-conditions",
+        r.KMS_KEY,
+        {
+            "policy": doc(
+                {**CLOUDWATCH_KEY_GRANT, "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}}}
+            )
+        },
+        "aws:SourceAccount",
+    ),
+    (
+        "kms-service-grant-conditions",
+        r.KMS_KEY,
+        {
+            "policy": doc(
+                {
+                    **CLOUDWATCH_KEY_GRANT,
+                    "Principal": {"Service": ["events.amazonaws.com"]},
+                    "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:events:*:*:rule/x"}},
+                }
+            )
+        },
+        "events.amazonaws.com",
+    ),
+    (  # conditions on services that do send them (S3 → SNS) are fine
+        "kms-service-grant-conditions",
+        r.KMS_KEY,
+        {
+            "policy": doc(
+                {
+                    **CLOUDWATCH_KEY_GRANT,
+                    "Principal": {"Service": "s3.amazonaws.com"},
+                    "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT}},
+                }
+            )
+        },
+        None,
+    ),
+    ("lambda-reserved-concurrency-quota", r.LAMBDA_FUNCTION, {"name": "f"}, None),
+    ("lambda-reserved-concurrency-quota", r.LAMBDA_FUNCTION, {"reservedConcurrentExecutions": 0.0}, None),
+    (
+        "lambda-reserved-concurrency-quota",
+        r.LAMBDA_FUNCTION,
+        {"reservedConcurrentExecutions": 50.0},
+        "at least 150",
+    ),
 ]
 
 
@@ -563,6 +642,39 @@ def test_function_with_custom_logging_config() -> None:
         {**graph[0].props, "loggingConfig": {"logFormat": "JSON", "logGroup": "/imgpipe/proc"}},
     )
     assert stack_messages("lambda-log-retention", graph) == []
+
+
+def api_resource(name: str, part: str, parent: str = "root0", urn: str | None = None) -> Resource:
+    return from_plain(
+        r.API_RESOURCE, name, {"restApi": "a1", "parentId": parent, "pathPart": part, "id": f"{name}-id"}, urn
+    )
+
+
+def test_one_path_variable_per_level() -> None:
+    ok = [
+        api_resource("images", "images"),
+        api_resource("uploads", "uploads"),
+        api_resource("image", "{image_id}", "images-id"),
+        api_resource("upload-key", "{key+}", "uploads-id"),
+        api_resource("render", "render", "image-id"),
+        api_resource("variants", "variants", "image-id"),
+    ]
+    assert stack_messages("apigateway-one-path-variable-per-level", ok) == []
+    # the layout before uploads moved under /uploads: AWS refuses it, moto and mocks do not
+    clash = [*ok, api_resource("by-key", "{key}", "images-id")]
+    [message] = stack_messages("apigateway-one-path-variable-per-level", clash)
+    assert "{image_id}, {key}" in message and "one per level" in message
+    greedy = [*ok, api_resource("proxy", "{proxy+}", "uploads-id")]
+    assert stack_messages("apigateway-one-path-variable-per-level", greedy)
+
+
+def test_one_path_variable_per_level_during_preview() -> None:
+    # ids unknown: siblings are found by the parent they depend on
+    deps = {"parentId": ("urn:images",)}
+    a = Resource(r.API_RESOURCE, "image", {"pathPart": "{image_id}"}, "urn:a", deps)
+    b = Resource(r.API_RESOURCE, "by-key", {"pathPart": "{key}"}, "urn:b", deps)
+    other = Resource(r.API_RESOURCE, "k", {"pathPart": "{key+}"}, "urn:c", {"parentId": ("urn:uploads",)})
+    assert len(stack_messages("apigateway-one-path-variable-per-level", [a, b, other])) == 1
 
 
 def test_check_graph_reports_every_rule_and_attributes_violations() -> None:
