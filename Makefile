@@ -4,23 +4,42 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
-STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt layer/requirements.txt | cksum | cut -d' ' -f1)
+# The hash-locked files `make lock` compiles from the *.in files (requirements-dev.txt is the
+# superset that .venv gets; the others are locked to the same versions).
+LOCKS := requirements-dev.txt requirements.txt layer/requirements.txt policy/requirements.txt
+STAMP := $(VENV)/.installed-$(shell cat $(LOCKS) | cksum | cut -d' ' -f1)
 STACK ?=
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help setup layer test test-unit test-function test-integration lint demo up down status verify bench soak redrive clean
+.PHONY: help setup lock layer test test-unit test-function test-integration lint demo up down status verify bench soak redrive clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.txt requirements-dev.txt layer/requirements.txt
+# --require-hashes: every package, transitive ones and pip itself included, must match a sha256
+# in the lock, or nothing is installed. (airspeed-ext ships only an sdist: the sdist is
+# hash-checked, the setuptools pip fetches to build it is not.)
+$(STAMP): $(LOCKS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --disable-pip-version-check -q --upgrade pip
-	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
+	$(PY) -m pip install --disable-pip-version-check -q --require-hashes -r requirements-dev.txt
 	@rm -f $(VENV)/.installed-* && touch $@
 
-setup: $(STAMP) ## create .venv with the pinned dependencies
+setup: $(STAMP) ## create .venv from the hash-locked requirements-dev.txt
+
+# One resolution for every lock: the dev set first (universal: every Python from 3.11 and every
+# platform, with markers), then each subset constrained to the dev lock's versions, the layer for
+# the Lambda runtime (CPython 3.12, manylinux). Existing pins are kept unless an .in file asks for
+# something else; LOCK_ARGS="--upgrade-package NAME" (or --upgrade) moves them on purpose.
+UV_COMPILE = UV_CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/uv pip compile --quiet --generate-hashes $(LOCK_ARGS)
+lock: ## recompile the hash-locked requirements*.txt after editing a requirements*.in
+	@test -x $(BIN)/uv || $(MAKE) --no-print-directory setup
+	$(UV_COMPILE) --universal --python-version 3.11 requirements-dev.in -o requirements-dev.txt
+	$(UV_COMPILE) --universal --python-version 3.11 -c requirements-dev.txt requirements.in -o requirements.txt
+	$(UV_COMPILE) --universal --python-version 3.11 -c requirements-dev.txt policy/requirements.in \
+	  -o policy/requirements.txt
+	$(UV_COMPILE) --python-version 3.12 --python-platform aarch64-manylinux_2_28 -c requirements-dev.txt \
+	  layer/requirements.in -o layer/requirements.txt
 
 layer: $(STAMP) ## build the Pillow layer zip for the stack's architecture (reproducible, no Docker)
 	$(PY) -m layer.build

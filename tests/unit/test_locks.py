@@ -1,0 +1,193 @@
+"""The hash-locked requirement files: each lock agrees with the .in file it is compiled from, every
+package carries its sha256, the subsets agree with the dev lock, and `make setup` installs them
+with --require-hashes (issue 13). A failure here means: edit the .in file, then run `make lock`."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+# .in file → the lock `make lock` compiles from it
+PAIRS = {
+    "requirements-dev.in": "requirements-dev.txt",
+    "requirements.in": "requirements.txt",
+    "layer/requirements.in": "layer/requirements.txt",
+    "policy/requirements.in": "policy/requirements.txt",
+}
+FIX = "edit the .in file (never the lock), then run `make lock` and commit both"
+
+
+def _name(raw: str) -> str:
+    """PEP 503 normalised name, extras dropped: ``Moto[server]`` → ``moto``."""
+    return re.sub(r"[-_.]+", "-", raw.split("[")[0].strip()).lower()
+
+
+@dataclass
+class Pin:
+    version: str
+    marker: str
+    hashes: list[str]
+    via: set[str] = field(default_factory=set)
+
+
+def parse_in(path: Path, seen: set[Path] | None = None) -> tuple[dict[str, str], set[str]]:
+    """Top-level pins of an .in file and of the files it includes (``-r``): name → version, and
+    the paths (relative to the root) of every .in file read."""
+    seen = set() if seen is None else seen
+    seen.add(path)
+    pins: dict[str, str] = {}
+    for raw in path.read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if line.startswith("-r "):
+            sub, _ = parse_in(ROOT / line[3:].strip(), seen)
+            pins.update(sub)
+            continue
+        match = re.fullmatch(r"([A-Za-z0-9][\w.\-\[\],]*)\s*==\s*([\w.+!-]+)", line)
+        assert match, f"{path.relative_to(ROOT)}: {raw!r} is not a name==version pin ({FIX})"
+        pins[_name(match[1])] = match[2]
+    return pins, {p.relative_to(ROOT).as_posix() for p in seen}
+
+
+def parse_lock(path: Path) -> dict[str, list[Pin]]:
+    """name → its entries (the universal lock has one per marker split, e.g. numpy by Python)."""
+    entries: dict[str, list[Pin]] = {}
+    current: Pin | None = None
+    in_via = False
+    for raw in path.read_text().splitlines():
+        if raw and not raw[0].isspace() and not raw.startswith("#"):
+            head = raw.rstrip(" \\")
+            spec, _, marker = head.partition(";")
+            match = re.fullmatch(r"([\w.\-]+)==([\w.+!-]+)", spec.strip())
+            assert match, f"{path.relative_to(ROOT)}: {raw!r} is not pinned with == ({FIX})"
+            current = Pin(match[2], marker.strip(), [])
+            entries.setdefault(_name(match[1]), []).append(current)
+            in_via = False
+            continue
+        text = raw.strip()
+        if current is None or not text:
+            continue
+        if text.startswith("--hash=sha256:"):
+            current.hashes.append(text.removeprefix("--hash=sha256:").rstrip(" \\"))
+        elif text.startswith("# via"):
+            rest = text.removeprefix("# via").strip()
+            in_via = not rest
+            if rest:
+                current.via.add(rest)
+        elif in_via and text.startswith("#   "):
+            current.via.add(text.removeprefix("#   ").strip())
+        elif text.startswith("#"):
+            in_via = False
+    return entries
+
+
+@pytest.fixture(scope="module")
+def locks() -> dict[str, dict[str, list[Pin]]]:
+    return {lock: parse_lock(ROOT / lock) for lock in PAIRS.values()}
+
+
+@pytest.mark.parametrize("source", list(PAIRS))
+def test_lock_has_every_pin_of_its_in_file(source: str, locks) -> None:
+    lock = PAIRS[source]
+    pins, _ = parse_in(ROOT / source)
+    entries = locks[lock]
+    for name, version in pins.items():
+        assert name in entries, f"{source} pins {name}=={version} but {lock} does not have it: {FIX}"
+        locked = {e.version for e in entries[name]}
+        assert locked == {version}, f"{source} pins {name}=={version} but {lock} has {sorted(locked)}: {FIX}"
+
+
+@pytest.mark.parametrize("source", list(PAIRS))
+def test_lock_has_nothing_its_in_files_dropped(source: str, locks) -> None:
+    # uv records why each package is there; "-r <file>.in" marks a top-level pin of that file
+    lock = PAIRS[source]
+    pins, files = parse_in(ROOT / source)
+    top_level = {
+        name for name, entries in locks[lock].items() for e in entries if {f"-r {f}" for f in files} & e.via
+    }
+    assert top_level == set(pins), (
+        f"{lock} was compiled from other top-level pins than {source} has now "
+        f"(only in the lock: {sorted(top_level - set(pins))}, only in .in: {sorted(set(pins) - top_level)}): "
+        f"{FIX}"
+    )
+
+
+@pytest.mark.parametrize("lock", list(PAIRS.values()))
+def test_every_locked_package_has_a_sha256(lock: str, locks) -> None:
+    text = (ROOT / lock).read_text()
+    assert text.startswith("# This file was autogenerated by uv via the following command:\n#    make lock\n")
+    assert locks[lock], lock
+    for name, entries in locks[lock].items():
+        for entry in entries:
+            assert entry.hashes, f"{lock}: {name}=={entry.version} has no --hash ({FIX})"
+            assert all(re.fullmatch(r"[0-9a-f]{64}", h) for h in entry.hashes), name
+    # pip would refuse these in --require-hashes mode, so the lock must not have them
+    assert not re.search(r"^(-e |--editable|git\+|https?://|file:)", text, flags=re.M)
+
+
+@pytest.mark.parametrize("lock", ["requirements.txt", "layer/requirements.txt", "policy/requirements.txt"])
+def test_subset_locks_agree_with_the_dev_lock(lock: str, locks) -> None:
+    # .venv gets requirements-dev.txt; what Pulumi, the layer and the policy pack install must be
+    # the same versions, or tests would pass against something that is not deployed.
+    dev = locks["requirements-dev.txt"]
+    for name, entries in locks[lock].items():
+        assert name in dev, f"{lock} has {name}, requirements-dev.txt does not: {FIX}"
+        for entry in entries:
+            assert entry.version in {e.version for e in dev[name]}, (
+                f"{lock} has {name}=={entry.version}, requirements-dev.txt "
+                f"{sorted(e.version for e in dev[name])}: {FIX}"
+            )
+            assert set(entry.hashes) <= {h for e in dev[name] for h in e.hashes}, name
+
+
+def test_layer_lock_has_wheels_for_both_architectures(locks) -> None:
+    # compiled for aarch64 but used for x86_64 too: uv records every file of a release, so the
+    # x86_64 wheels' hashes are there (layer/build.py checks each wheel against them)
+    pillow = locks["layer/requirements.txt"]["pillow"][0]
+    assert len(pillow.hashes) > 10, "pillow's lock entry should list every wheel of the release"
+    assert not [e for es in locks["layer/requirements.txt"].values() for e in es if e.marker], (
+        "the layer lock is for one interpreter (Lambda's CPython 3.12): no markers"
+    )
+
+
+def test_pip_itself_is_locked(locks) -> None:
+    assert [e.version for e in locks["requirements-dev.txt"]["pip"]] == [
+        parse_in(ROOT / "requirements-dev.in")[0]["pip"]
+    ]
+
+
+def test_setup_installs_only_from_the_hash_lock() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    installs = [line.strip() for line in makefile.splitlines() if "pip install" in line]
+    assert installs == [
+        "$(PY) -m pip install --disable-pip-version-check -q --require-hashes -r requirements-dev.txt"
+    ]
+    assert "--upgrade pip" not in makefile and "-U pip" not in makefile
+    assert re.search(r"^lock:", makefile, flags=re.M), "make lock regenerates the locks"
+    flat = re.sub(r"\s+", " ", makefile.replace("\\\n", " "))
+    for source, lock in PAIRS.items():
+        assert f"{source} -o {lock}" in flat, f"make lock does not compile {source}"
+
+
+def test_the_checks_catch_a_stale_lock(tmp_path: Path) -> None:
+    # not vacuous: a lock compiled before a pin changed fails both directions of the comparison
+    lock = tmp_path / "requirements.txt"
+    lock.write_text(
+        "# This file was autogenerated by uv via the following command:\n#    make lock\n"
+        "boto3==1.0.0 \\\n    --hash=sha256:" + "a" * 64 + "\n    # via -r requirements.in\n"
+        "six==1.0 \\\n    --hash=sha256:"
+        + "b" * 64
+        + "\n    # via\n    #   -r requirements.in\n    #   boto3\n"
+    )
+    entries = parse_lock(lock)
+    assert entries["boto3"][0].version == "1.0.0"
+    assert entries["six"][0].via == {"-r requirements.in", "boto3"}
+    pins, _ = parse_in(ROOT / "requirements.in")
+    assert entries["boto3"][0].version != pins["boto3"]
+    top_level = {n for n, es in entries.items() for e in es if "-r requirements.in" in e.via}
+    assert top_level != set(pins)
