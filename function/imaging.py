@@ -364,6 +364,26 @@ def _output_mode(mode: str, fmt: str) -> str:
     return mode  # PNG keeps L, LA, RGB, RGBA
 
 
+def _save_options(spec: VariantSpec, mode: str, icc: bytes | None, icc_mode: str) -> dict[str, Any]:
+    """Pillow ``save`` options for one spec: quality, encoder effort, the source's ICC profile."""
+    effort = spec.resolved_effort
+    options: dict[str, Any]
+    if spec.format == "jpeg":
+        options = {"quality": spec.quality, "optimize": bool(effort)}
+    elif spec.format == "webp":
+        options = {"quality": spec.quality, "method": effort}
+    else:
+        options = {"compress_level": effort}
+    if icc and _is_grey(mode) == _is_grey(icc_mode):
+        options["icc_profile"] = icc  # keep the colour space; drop it after a mode change
+    return options
+
+
+def _source_icc(base: PILImage, info: ImageInfo) -> bytes | None:
+    """The ICC profile variants carry: the source's, unless its mode had no RGB/grey meaning."""
+    return base.info.get("icc_profile") if info.mode not in ("CMYK", "YCbCr", "LAB") else None
+
+
 def _encode(plan: _Plan, derived: _Derived, icc: bytes | None, icc_mode: str) -> EncodedVariant:
     spec = plan.spec
     if spec.format == "webp" and max(plan.size) > WEBP_MAX_DIMENSION:
@@ -377,16 +397,8 @@ def _encode(plan: _Plan, derived: _Derived, icc: bytes | None, icc_mode: str) ->
         # one object race (a q60 variant came out at q85). A wrapper per encode shares the
         # pixels (read-only here) without copying them.
         im = shared._new(shared.im)
-        options: dict[str, Any] = {}
         effort = spec.resolved_effort
-        if spec.format == "jpeg":
-            options = {"quality": spec.quality, "optimize": bool(effort)}
-        elif spec.format == "webp":
-            options = {"quality": spec.quality, "method": effort}
-        else:
-            options = {"compress_level": effort}
-        if icc and _is_grey(im.mode) == _is_grey(icc_mode):
-            options["icc_profile"] = icc  # keep the colour space; drop it after a mode change
+        options = _save_options(spec, im.mode, icc, icc_mode)
         direct = None
         if spec.format == "webp" and shared is derived.base:  # full size: skip Pillow's ARGB copy
             direct = webp_direct.encode(shared, spec.quality, effort, options.get("icc_profile"))
@@ -437,7 +449,7 @@ def render_variants(
     if not specs:
         raise ValueError("render_variants: no variant specs given")
     base, info, scale = decode(data, specs, max_pixels)
-    icc = base.info.get("icc_profile") if info.mode not in ("CMYK", "YCbCr", "LAB") else None
+    icc = _source_icc(base, info)
     plans = sorted(_plans(specs, info.width, info.height), key=lambda p: -p.cost)
     if _full_size_webp(plans, base.size):
         base = webp_direct.adopt(base)  # no-op when decoded into our buffer already
@@ -494,19 +506,59 @@ def render(
     """One rendition on demand: ``(encoded bytes, content type, width, height)``.
 
     ``width``/``height`` bound the output (``None`` = the source's; never upscaled), ``fit`` is
-    ``inside`` or ``cover`` (cover needs both), ``fmt`` ``jpeg``/``jpg``/``png``/``webp``,
-    ``quality`` 1..100. Parameters are checked by the same rules as stack config variants.
+    ``inside``, ``cover`` (fills the box, cropping) or ``contain`` (``inside``, centred on a
+    ``width`` x ``height`` canvas: transparent for PNG/WebP, white for JPEG); cover and contain
+    need both. ``fmt`` ``jpeg``/``jpg``/``png``/``webp``, ``quality`` 1..100. Parameters are
+    checked by the same rules as stack config variants.
     """
     from function.variants import parse_variant
 
-    raw: dict[str, Any] = {"name": "render", "format": fmt, "quality": quality, "fit": fit}
+    raw: dict[str, Any] = {
+        "name": "render",
+        "format": fmt,
+        "quality": quality,
+        "fit": "inside" if fit == "contain" else fit,
+    }
     if width is not None:
         raw["max_width"] = width
     if height is not None:
         raw["max_height"] = height
     try:
+        if fit not in ("inside", "cover", "contain"):
+            raise ValueError(f"render: 'fit' must be 'inside', 'cover' or 'contain', got {fit!r}")
+        if fit == "contain" and (width is None or height is None):
+            raise ValueError("variant 'render': fit 'contain' needs both max_width and max_height")
         spec = parse_variant(raw)
     except ValueError as exc:
         raise ValueError(str(exc).replace("variant 'render'", "render").replace("max_", "")) from exc
-    variant = process(data, (spec,), max_pixels, threads=1)[1][0]
-    return variant.data, variant.info.content_type, variant.info.width, variant.info.height
+    if fit != "contain":
+        variant = process(data, (spec,), max_pixels, threads=1)[1][0]
+        return variant.data, variant.info.content_type, variant.info.width, variant.info.height
+    assert width is not None and height is not None  # checked above
+    return _render_contain(data, spec, (width, height), max_pixels)
+
+
+def _render_contain(
+    data: Source, spec: VariantSpec, canvas_size: tuple[int, int], max_pixels: int
+) -> tuple[bytes, str, int, int]:
+    """``inside`` into the box, centred on a canvas of the box's size: one decode, one encode."""
+    base, info, scale = decode(data, (spec,), max_pixels)
+    icc = _source_icc(base, info)
+    plan = _plans((spec,), info.width, info.height)[0]
+    derived = _Derived(base, scale, [plan])
+    try:
+        picture = derived.get(plan)
+        mode = "RGB" if spec.format == "jpeg" else "RGBA"
+        background = (255, 255, 255) if mode == "RGB" else (0, 0, 0, 0)
+        canvas = Image.new(mode, canvas_size, background)
+        # A plain paste: the picture is already composited on white for JPEG, and on a
+        # transparent canvas copying its alpha is exact (a masked paste would square it).
+        offset = ((canvas_size[0] - plan.size[0]) // 2, (canvas_size[1] - plan.size[1]) // 2)
+        canvas.paste(picture.convert(mode), offset)
+        buf = io.BytesIO()
+        canvas.save(buf, _SAVE_FORMAT[spec.format], **_save_options(spec, mode, icc, info.mode))
+    except (OSError, ValueError) as exc:
+        raise PermanentImageError(f"render: cannot encode {spec.format}: {exc}") from exc
+    finally:
+        derived.release(plan)
+    return buf.getvalue(), spec.content_type, canvas_size[0], canvas_size[1]

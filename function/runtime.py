@@ -1,4 +1,5 @@
-"""The warm-container state: one :class:`Pipeline` per configuration, built on first use.
+"""The warm-container state: one :class:`Pipeline` (S3 path) or :class:`ApiService` (API path)
+per configuration, built on first use.
 
 Settings are parsed from the environment once; boto3 clients are created once and reused by
 later invocations of the same container (the cheap path Lambda rewards). A changed
@@ -8,11 +9,14 @@ environment (tests, the local engine's warm worker after a redeploy) builds a ne
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from function.pipeline import Pipeline
 from function.settings import Settings
 from function.store import Store
+
+if TYPE_CHECKING:
+    from function.api_service import ApiService
 
 _ENV_KEYS = (
     "PROCESSED_BUCKET",
@@ -28,7 +32,20 @@ _ENV_KEYS = (
     "AWS_DEFAULT_REGION",
     "AWS_REGION",
 )
+_API_ENV_KEYS = (
+    "UPLOAD_BUCKET",
+    "PROCESSED_BUCKET",
+    "METADATA_TABLE",
+    "MAX_PIXELS",
+    "MAX_UPLOAD_MB",
+    "PRESIGN_EXPIRES_SECONDS",
+    "CORS_ORIGINS",
+    "AWS_ENDPOINT_URL",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+)
 _cache: dict[tuple[str | None, ...], Pipeline] = {}
+_api_cache: dict[tuple[str | None, ...], ApiService] = {}
 
 
 def pipeline(logger: Any, metrics: Any) -> Pipeline:
@@ -41,3 +58,28 @@ def pipeline(logger: Any, metrics: Any) -> Pipeline:
         current = _cache[key] = Pipeline(settings, Store(settings), logger, metrics)
     current.logger, current.metrics = logger, metrics
     return current
+
+
+def api_service(logger: Any) -> ApiService:
+    """The API service for the current environment (raises ``SettingsError`` when it is wrong)."""
+    from function.api_service import ApiService
+    from function.api_store import ApiStore
+    from function.settings import ApiSettings
+    from function.store import client
+
+    key = tuple(os.environ.get(name) for name in _API_ENV_KEYS)
+    current = _api_cache.get(key)
+    if current is None:
+        settings = ApiSettings.from_env()
+        # SigV4 everywhere: SSE-KMS objects cannot be fetched with SigV2 presigned URLs.
+        store = ApiStore(settings, client("s3", signature_version="s3v4"), client("dynamodb"))
+        _api_cache.clear()
+        current = _api_cache[key] = ApiService(settings, store, logger)
+    current.logger = logger
+    return current
+
+
+def reset() -> None:
+    """Forget every warm object (tests switch moto backends between cases)."""
+    _cache.clear()
+    _api_cache.clear()

@@ -111,3 +111,51 @@ class Settings:
             upload_bucket=upload,
             max_source_bytes=max_bytes,
         )
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """The API function's configuration (``function.api.handler``), from the same environment
+    contract as :class:`Settings`; the program sets every variable (``components/upload_api.py``)."""
+
+    upload_bucket: str
+    """``UPLOAD_BUCKET``: where presigned uploads go."""
+    processed_bucket: str
+    """``PROCESSED_BUCKET``: the variants, and the render cache under ``renders/``."""
+    metadata_table: str
+    """``METADATA_TABLE``: the image items the routes look up."""
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    """``MAX_PIXELS``: the same bound as the pipeline's, for sources and renditions."""
+    max_upload_bytes: int = 100 * 1024 * 1024
+    """``MAX_UPLOAD_MB`` (MiB): the largest presigned upload."""
+    presign_expires: int = 900
+    """``PRESIGN_EXPIRES_SECONDS``: lifetime of every presigned URL handed out."""
+    cors_origins: tuple[str, ...] = ("*",)
+    """``CORS_ORIGINS``: comma-separated allowed origins, ``*`` for any."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ApiSettings:
+        env = os.environ if env is None else env
+        missing = [n for n in ("UPLOAD_BUCKET", "PROCESSED_BUCKET", "METADATA_TABLE") if not env.get(n)]
+        if missing:
+            raise SettingsError(f"API function misconfigured: set {', '.join(missing)} (the program does)")
+
+        def integer(name: str, default: int) -> int:
+            raw = env.get(name, "").strip() or str(default)
+            # isascii: str.isdigit() also accepts '²' and other digits int() refuses
+            if not (raw.isascii() and raw.isdigit()) or int(raw) <= 0:
+                raise SettingsError(
+                    f"API function misconfigured: {name} must be a positive integer, got {raw!r}"
+                )
+            return int(raw)
+
+        return cls(
+            upload_bucket=env["UPLOAD_BUCKET"],
+            processed_bucket=env["PROCESSED_BUCKET"],
+            metadata_table=env["METADATA_TABLE"],
+            max_pixels=integer("MAX_PIXELS", DEFAULT_MAX_PIXELS),
+            max_upload_bytes=integer("MAX_UPLOAD_MB", 100) * 1024 * 1024,
+            presign_expires=integer("PRESIGN_EXPIRES_SECONDS", 900),
+            cors_origins=tuple(o.strip() for o in env.get("CORS_ORIGINS", "*").split(",") if o.strip())
+            or ("*",),
+        )

@@ -56,19 +56,35 @@ class Claim:
     """The current item when not claimed (plain Python values)."""
 
 
-def _client(service: str) -> Any:
-    # Imported on first use: boto3 is ~200 ms of import, kept out of the handler's cold import.
-    # AWS_ENDPOINT_URL (the local engine) is read by boto3 itself. Standard retry mode backs off
-    # on throttling before an error reaches the handler.
+def client(service: str, **config: Any) -> Any:
+    """A boto3 client for the function's Lambdas (both the pipeline's and the API's).
+
+    Imported on first use: boto3 is ~200 ms of import, kept out of the handlers' cold import.
+    AWS_ENDPOINT_URL (the local engine) is read by boto3 itself. Standard retry mode backs off
+    on throttling before an error reaches the handler. ``config`` adds botocore ``Config`` fields.
+    """
     import boto3
     from botocore.config import Config
 
-    return boto3.client(service, config=Config(retries={"mode": "standard", "max_attempts": 5}))
+    return boto3.client(service, config=Config(retries={"mode": "standard", "max_attempts": 5}, **config))
+
+
+def plain_item(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """A DynamoDB item in wire format (``{"S": …}``) as plain values; the one conversion the
+    function uses, so no caller reads ``["S"]`` itself. Numbers come back as ``Decimal``."""
+    from boto3.dynamodb.types import TypeDeserializer
+
+    des = TypeDeserializer()
+    return {k: des.deserialize(v) for k, v in raw.items()}
+
+
+def error_code(exc: Exception) -> str:
+    """The AWS error code of a botocore ``ClientError`` (empty for anything else)."""
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Code") or "")
 
 
 def _is_conditional_failure(exc: Exception) -> bool:
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code")
-    return code == "ConditionalCheckFailedException"
+    return error_code(exc) == "ConditionalCheckFailedException"
 
 
 class Store:
@@ -81,13 +97,13 @@ class Store:
     @property
     def s3(self) -> Any:
         if self._s3 is None:
-            self._s3 = _client("s3")
+            self._s3 = client("s3")
         return self._s3
 
     @property
     def dynamodb(self) -> Any:
         if self._ddb is None:
-            self._ddb = _client("dynamodb")
+            self._ddb = client("dynamodb")
         return self._ddb
 
     # ------------------------------------------------------------------ S3
@@ -106,8 +122,7 @@ class Store:
         try:
             response = self.s3.get_object(**args)
         except ClientError as exc:
-            code = str(exc.response.get("Error", {}).get("Code"))
-            if code in MISSING_OBJECT_CODES:
+            if error_code(exc) in MISSING_OBJECT_CODES:
                 raise SourceUnavailableError(
                     # no bucket name or s3:// path: this text is recorded and served by the API
                     f"the source object {ref.key!r} (version {ref.version_id or '-'}) "
@@ -165,16 +180,11 @@ class Store:
         return {"image_id": {"S": image_id}}
 
     def get_item(self, image_id: str) -> dict[str, Any] | None:
-        from boto3.dynamodb.types import TypeDeserializer
-
         response = self.dynamodb.get_item(
             TableName=self.settings.metadata_table, Key=self._key(image_id), ConsistentRead=True
         )
         raw = response.get("Item")
-        if raw is None:
-            return None
-        des = TypeDeserializer()
-        return {k: des.deserialize(v) for k, v in raw.items()}
+        return None if raw is None else plain_item(raw)
 
     def claim(
         self, ref: ObjectRef, image_id: str, owner: str, now: str, now_epoch: int, lease_until: int

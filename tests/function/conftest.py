@@ -116,19 +116,15 @@ class Aws:
         return handler(event, context or FakeContext())
 
     def item(self, image_id: str) -> dict | None:
-        from boto3.dynamodb.types import TypeDeserializer
+        from function.store import plain_item
 
         raw = self.ddb.get_item(TableName=TABLE, Key={"image_id": {"S": image_id}}, ConsistentRead=True)
-        des = TypeDeserializer()
-        return {k: des.deserialize(v) for k, v in raw["Item"].items()} if "Item" in raw else None
+        return plain_item(raw["Item"]) if "Item" in raw else None
 
     def items(self) -> list[dict]:
-        from boto3.dynamodb.types import TypeDeserializer
+        from function.store import plain_item
 
-        des = TypeDeserializer()
-        return [
-            {k: des.deserialize(v) for k, v in i.items()} for i in self.ddb.scan(TableName=TABLE)["Items"]
-        ]
+        return [plain_item(i) for i in self.ddb.scan(TableName=TABLE)["Items"]]
 
     def processed_keys(self) -> list[str]:
         listing = self.s3.list_object_versions(Bucket=PROCESSED)
@@ -141,7 +137,7 @@ def aws(aws_env: None) -> Iterator[Aws]:
 
     from function import runtime
 
-    runtime._cache.clear()  # a warm pipeline from another test holds clients of another mock
+    runtime.reset()  # a warm pipeline from another test holds clients of another mock
     with mock_aws():
         yield Aws()
-    runtime._cache.clear()
+    runtime.reset()

@@ -369,11 +369,3 @@ def test_cors_echoes_a_configured_origin(aws: dict[str, Any], monkeypatch: pytes
         headers={"Origin": "https://evil.example"},
     )
     assert headers["Access-Control-Allow-Origin"] == "https://a.example"
-
-
-def test_misconfigured_environment_says_what_to_set(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("METADATA_TABLE", raising=False)
-    monkeypatch.setenv("UPLOAD_BUCKET", "u")
-    monkeypatch.setenv("PROCESSED_BUCKET", "p")
-    with pytest.raises(RuntimeError, match="set METADATA_TABLE"):
-        api.ApiSettings.from_env()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from unittest import mock
 
 import pytest
 from PIL import Image
@@ -207,6 +208,32 @@ def test_render_quality_changes_size() -> None:
 def test_render_rejects_bad_parameters(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         render(samples.jpeg(), max_pixels=LIMIT, **kwargs)
+
+
+def test_contain_centres_on_a_canvas_with_one_decode_and_one_encode() -> None:
+    src = samples.encode(Image.new("RGBA", (120, 80), (200, 10, 10, 128)), "PNG")
+    with (
+        mock.patch.object(imaging, "decode", wraps=imaging.decode) as decode,
+        mock.patch.object(Image.Image, "save", autospec=True, side_effect=Image.Image.save) as save,
+    ):
+        data, content_type, width, height = render(
+            src, width=60, height=60, fit="contain", fmt="png", quality=80, max_pixels=LIMIT
+        )
+    assert decode.call_count == 1 and save.call_count == 1  # no PNG round trip in between
+    im = _open(data)
+    assert (content_type, width, height, im.size, im.mode) == ("image/png", 60, 60, (60, 60), "RGBA")
+    assert im.getpixel((30, 5)) == (0, 0, 0, 0)  # band above the 60x40 picture
+    # half-transparent stays half, not a quarter (a masked paste multiplies alpha by itself)
+    assert im.getpixel((30, 30)) == pytest.approx((200, 10, 10, 128), abs=2)
+
+
+def test_contain_pads_jpeg_with_white() -> None:
+    data, _, width, height = render(
+        samples.jpeg((120, 80)), width=80, height=80, fit="contain", fmt="jpeg", quality=90, max_pixels=LIMIT
+    )
+    im = _open(data)
+    assert im.mode == "RGB" and (width, height) == im.size == (80, 80)
+    assert min(im.getpixel((40, 2))) > 245
 
 
 def test_render_refuses_bad_images_and_big_ones() -> None:

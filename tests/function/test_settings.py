@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from function.settings import DEFAULT_MAX_PIXELS, Settings, SettingsError
+from function.settings import DEFAULT_MAX_PIXELS, ApiSettings, Settings, SettingsError
 from function.variants import DEFAULT_VARIANTS, VariantSpec, variants_json
 
 BASE = {"PROCESSED_BUCKET": "processed", "METADATA_TABLE": "table"}
@@ -66,3 +66,36 @@ def test_cold_import_of_handler_loads_neither_pillow_nor_boto3() -> None:
     root = Path(__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_api_settings_defaults_and_values() -> None:
+    base = {"UPLOAD_BUCKET": "u", "PROCESSED_BUCKET": "p", "METADATA_TABLE": "t"}
+    s = ApiSettings.from_env(base)
+    assert (s.upload_bucket, s.processed_bucket, s.metadata_table) == ("u", "p", "t")
+    assert s.max_pixels == DEFAULT_MAX_PIXELS and s.cors_origins == ("*",)
+    s = ApiSettings.from_env(
+        {
+            **base,
+            "MAX_UPLOAD_MB": "5",
+            "PRESIGN_EXPIRES_SECONDS": "60",
+            "CORS_ORIGINS": " https://a , https://b",
+        }
+    )
+    assert s.max_upload_bytes == 5 * 1024 * 1024 and s.presign_expires == 60
+    assert s.cors_origins == ("https://a", "https://b")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"UPLOAD_BUCKET": "u", "PROCESSED_BUCKET": "p"}, "set METADATA_TABLE"),
+        ({}, "set UPLOAD_BUCKET, PROCESSED_BUCKET, METADATA_TABLE"),
+        (
+            {"UPLOAD_BUCKET": "u", "PROCESSED_BUCKET": "p", "METADATA_TABLE": "t", "MAX_PIXELS": "²"},
+            "MAX_PIXELS must be a positive integer",
+        ),
+    ],
+)
+def test_api_settings_say_what_to_set(env: dict[str, str], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        ApiSettings.from_env(env)

@@ -1,0 +1,156 @@
+"""The API's request parameters, checked: presign bodies, upload keys and render queries.
+
+What :mod:`function.events` is to the S3 path: pure Python (no boto3, no Pillow), every problem
+an :class:`HttpError` whose message names the parameter and says what to send instead.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from function.uploads import UPLOAD_CONTENT_TYPES, KeyRuleError, check_key
+
+RENDER_FORMATS = {"jpeg": "jpg", "png": "png", "webp": "webp"}
+"""Render output format -> file extension of the cached rendition."""
+_FORMAT_ALIASES = {"jpg": "jpeg"}
+RENDER_FITS = ("inside", "cover", "contain")
+MAX_RENDER_DIMENSION = 8192
+DEFAULT_QUALITY = 80
+
+
+class HttpError(Exception):
+    """An answer for the client: status + message (rendered as ``{"message": …}``)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+# --------------------------------------------------------------------------- POST /uploads
+
+
+@dataclass(frozen=True)
+class UploadRequest:
+    content_type: str
+    content_length: int
+    key: str | None
+    """The requested object key; None lets the service choose one."""
+    overwrite: bool = False
+    """Opt-in to replacing an existing key (a new version); by default S3 refuses with 412."""
+
+
+def json_body(body: str | None, base64_encoded: bool = False) -> dict[str, Any]:
+    raw = body or ""
+    if base64_encoded:
+        raw = base64.b64decode(raw).decode("utf-8", errors="replace")
+    try:
+        parsed = json.loads(raw or "{}")
+    except ValueError as e:
+        raise HttpError(400, f"request body must be JSON: {e}") from e
+    if not isinstance(parsed, dict):
+        raise HttpError(
+            400, 'request body must be a JSON object like {"content_type": …, "content_length": …}'
+        )
+    return parsed
+
+
+def validate_key(key: Any) -> str:
+    """The upload key rule (``function.uploads``, shared with the PUT route's authorizer) as a 400."""
+    if not isinstance(key, str):
+        raise HttpError(400, "'key' must be a string (the object key of the upload)")
+    try:
+        return check_key(key)
+    except KeyRuleError as e:
+        raise HttpError(400, f"'key': {e.message}") from e
+
+
+def parse_upload(body: Mapping[str, Any], max_upload_bytes: int) -> UploadRequest:
+    """Check a presign request body; content type and length are signed into the URL later."""
+    unknown = set(body) - {"content_type", "content_length", "key", "overwrite"}
+    if unknown:
+        raise HttpError(
+            400,
+            f"unknown field(s) {sorted(unknown)}; allowed: content_type, content_length, key, overwrite",
+        )
+    overwrite = body.get("overwrite", False)
+    if not isinstance(overwrite, bool):
+        raise HttpError(400, "'overwrite' must be true or false (true: replace an existing key's object)")
+    content_type = str(body.get("content_type") or "").split(";", 1)[0].strip().lower()
+    if content_type not in UPLOAD_CONTENT_TYPES:
+        raise HttpError(
+            400,
+            f"'content_type' must be one of {sorted(UPLOAD_CONTENT_TYPES)}, got {body.get('content_type')!r}",
+        )
+    length = body.get("content_length")
+    if isinstance(length, bool) or not isinstance(length, int):
+        raise HttpError(400, "'content_length' must be the file size in bytes (an integer)")
+    limit_mb = max_upload_bytes // (1024 * 1024)
+    if not 0 < length <= max_upload_bytes:
+        raise HttpError(
+            400,
+            f"'content_length' must be between 1 and {max_upload_bytes} bytes"
+            f" ({limit_mb} MB, stack config maxUploadMb), got {length}",
+        )
+    key = body.get("key")
+    return UploadRequest(content_type, length, None if key is None else validate_key(key), overwrite)
+
+
+# --------------------------------------------------------------------------- render
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    width: int | None
+    height: int | None
+    fit: str
+    fmt: str  # jpeg | png | webp
+    quality: int
+
+    @property
+    def extension(self) -> str:
+        return RENDER_FORMATS[self.fmt]
+
+    def cache_key(self, image_id: str) -> str:
+        w = self.width if self.width is not None else "auto"
+        h = self.height if self.height is not None else "auto"
+        return f"renders/{image_id}/{w}x{h}_{self.fit}_q{self.quality}.{self.extension}"
+
+
+def parse_render(query: Mapping[str, str] | None, max_pixels: int) -> RenderRequest:
+    """Check the render parameters; every problem is a 400 naming the parameter and its bounds."""
+    query = query or {}
+    unknown = set(query) - {"w", "h", "fit", "format", "quality"}
+    if unknown:
+        raise HttpError(400, f"unknown parameter(s) {sorted(unknown)}; allowed: w, h, fit, format, quality")
+
+    def dimension(name: str) -> int | None:
+        raw = (query.get(name) or "").strip()
+        if not raw:
+            return None
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_RENDER_DIMENSION:
+            raise HttpError(400, f"'{name}' must be an integer from 1 to {MAX_RENDER_DIMENSION}, got {raw!r}")
+        return int(raw)
+
+    width, height = dimension("w"), dimension("h")
+    if width is None and height is None:
+        raise HttpError(400, "give 'w', 'h' or both (the bounding box of the rendition, in pixels)")
+    if width is not None and height is not None and width * height > max_pixels:
+        raise HttpError(400, f"'w' x 'h' = {width * height} pixels is over the limit of {max_pixels}")
+    fit = (query.get("fit") or "inside").strip().lower()
+    if fit not in RENDER_FITS:
+        raise HttpError(400, f"'fit' must be one of {list(RENDER_FITS)}, got {query.get('fit')!r}")
+    if fit in ("cover", "contain") and (width is None or height is None):
+        raise HttpError(400, f"fit '{fit}' needs both 'w' and 'h'")
+    fmt = (query.get("format") or "jpeg").strip().lower()
+    fmt = _FORMAT_ALIASES.get(fmt, fmt)
+    if fmt not in RENDER_FORMATS:
+        raise HttpError(400, f"'format' must be one of jpeg, png, webp, got {query.get('format')!r}")
+    raw_q = (query.get("quality") or str(DEFAULT_QUALITY)).strip()
+    if not raw_q.isdigit() or not 1 <= int(raw_q) <= 100:
+        raise HttpError(400, f"'quality' must be an integer from 1 to 100, got {raw_q!r}")
+    return RenderRequest(width, height, fit, fmt, int(raw_q))
