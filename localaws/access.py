@@ -141,6 +141,8 @@ def install(enforcer: Enforcer) -> None:
     cls = authorization.ActionAuthenticatorMixin
 
     def authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
+        if iam_request_cls.__name__ == "S3IAMRequest":
+            _check_key_length(resource)  # every caller, like S3
         active = _installed
         key, region, service = _credential(getattr(self, "headers", None))
         if active is None or not active.enabled or not key or not active.watched(key):
@@ -173,6 +175,22 @@ def install(enforcer: Enforcer) -> None:
     cls._authenticate_and_authorize_action = authorize  # type: ignore[method-assign]
 
 
+MAX_KEY_BYTES = 1024
+
+
+def _check_key_length(resource: str) -> None:
+    """S3 refuses object keys over 1,024 bytes of UTF-8 with 400 KeyTooLongError ("Your key is too
+    long"; https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-keys.html); moto stores them."""
+    _, sep, key = resource.partition(":::")[2].partition("/")
+    if sep and len(key.encode("utf-8")) > MAX_KEY_BYTES:
+        from moto.s3.exceptions import S3ClientError
+
+        raise S3ClientError(
+            "KeyTooLongError",
+            f"Your key is too long: {len(key.encode('utf-8'))} bytes, S3 allows {MAX_KEY_BYTES}",
+        )
+
+
 def _request(response: Any, iam_request_cls: type, action: str | None = None) -> Any:
     from urllib.parse import urlparse
 
@@ -197,18 +215,25 @@ def _check(response: Any, iam_request_cls: type, resource: str) -> None:
 
 
 def _missing_object_needs_list_bucket(response: Any, iam_request_cls: type, resource: str) -> None:
-    """S3 answers a GET/HEAD of a missing key with 404 only if the caller may s3:ListBucket the
-    bucket, else 403 AccessDenied (so keys cannot be probed). moto always answers 404."""
+    """S3 answers a GET/HEAD of a missing object with 404 only if the caller may s3:ListBucket
+    the bucket, else 403 AccessDenied, so keys cannot be probed ("If you don't have the
+    s3:ListBucket permission, Amazon S3 returns an HTTP status code 403 Access Denied error":
+    https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html#API_GetObject_RequestSyntax).
+    moto always answers 404. Missing means: no such key, a key whose current version is a delete
+    marker (GET without a version), or no such version of the key (GET with ``versionId``)."""
     action = str(response._get_action())
     bucket, sep, key = resource.removeprefix("arn:aws:s3:::").partition("/")
     if action not in ("GetObject", "GetObjectVersion") or not sep or not key:
         return
-    from moto.s3.models import s3_backends
+    from moto.s3.models import FakeKey, s3_backends
 
     backend = s3_backends[response.current_account]["aws"]
+    version_id = (getattr(response, "querystring", None) or {}).get("versionId", [None])[0]
     try:
-        exists = backend.get_object(bucket, key, return_delete_marker=True) is not None
+        found = backend.get_object(bucket, key, version_id=version_id, return_delete_marker=True)
     except Exception:  # no such bucket: S3's own error applies
         return
+    # a named version that is a delete marker exists (S3 answers 405 for it, not 404)
+    exists = found is not None if version_id else isinstance(found, FakeKey)
     if not exists:
         _request(response, iam_request_cls, "ListBucket").check_action_permitted(f"arn:aws:s3:::{bucket}")

@@ -121,6 +121,62 @@ def test_missing_key_is_404_only_with_list_bucket_like_s3(endpoint: str, enforce
     assert code(lambda: s3.head_object(Bucket="cache-bucket", Key="nope")) == "403"
 
 
+def test_missing_version_or_deleted_key_is_404_only_with_list_bucket(
+    endpoint: str, enforcer: access.Enforcer
+) -> None:
+    """A deleted version (or a key whose current version is a delete marker) is missing too: the
+    processor and render roles read sources by version id and rely on that 404."""
+    admin = admin_client(endpoint, "s3")
+    versions = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "s3:GetObjectVersion",
+                "Resource": ["arn:aws:s3:::in-bucket/*", "arn:aws:s3:::cache-bucket/*"],
+            }
+        ],
+    }
+    admin_client(endpoint, "iam").put_role_policy(
+        RoleName="fn", PolicyName="versions", PolicyDocument=json.dumps(versions)
+    )
+    found: dict[str, tuple[str, str]] = {}
+    for bucket in ("in-bucket", "cache-bucket"):
+        admin.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        kept = admin.put_object(Bucket=bucket, Key="v.jpg", Body=b"1")["VersionId"]
+        gone = admin.put_object(Bucket=bucket, Key="v.jpg", Body=b"2")["VersionId"]
+        admin.delete_object(Bucket=bucket, Key="v.jpg", VersionId=gone)  # that version is gone
+        admin.put_object(Bucket=bucket, Key="marked.jpg", Body=b"x")
+        admin.delete_object(Bucket=bucket, Key="marked.jpg")  # current version: a delete marker
+        found[bucket] = (kept, gone)
+    s3, _ = role_clients(endpoint, enforcer)
+    # with s3:ListBucket: S3's own 404s
+    kept, gone = found["in-bucket"]
+    assert s3.get_object(Bucket="in-bucket", Key="v.jpg", VersionId=kept)["Body"].read() == b"1"
+    assert code(lambda: s3.get_object(Bucket="in-bucket", Key="v.jpg", VersionId=gone)) == "NoSuchVersion"
+    assert code(lambda: s3.get_object(Bucket="in-bucket", Key="marked.jpg")) == "NoSuchKey"
+    # without it: 403, exactly where the object is missing
+    kept, gone = found["cache-bucket"]
+    assert s3.get_object(Bucket="cache-bucket", Key="v.jpg", VersionId=kept)["Body"].read() == b"1"
+    assert code(lambda: s3.get_object(Bucket="cache-bucket", Key="v.jpg", VersionId=gone)) == "AccessDenied"
+    assert code(lambda: s3.head_object(Bucket="cache-bucket", Key="v.jpg", VersionId=gone)) == "403"
+    assert code(lambda: s3.get_object(Bucket="cache-bucket", Key="marked.jpg")) == "AccessDenied"
+
+
+def test_keys_over_1024_bytes_are_refused_like_s3(endpoint: str, enforcer: access.Enforcer) -> None:
+    admin = admin_client(endpoint, "s3")
+    at_limit = "k/" + "é" * 511  # 2 + 1,022 bytes of UTF-8
+    admin.put_object(Bucket="in-bucket", Key=at_limit, Body=b"x")
+    assert admin.get_object(Bucket="in-bucket", Key=at_limit)["Body"].read() == b"x"
+    with pytest.raises(ClientError) as info:
+        admin.put_object(Bucket="in-bucket", Key=at_limit + "x", Body=b"x")  # 1,025 bytes
+    assert info.value.response["Error"]["Code"] == "KeyTooLongError"
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    # function roles too (and before the IAM check: the key is what is wrong)
+    s3, _ = role_clients(endpoint, enforcer)
+    assert code(lambda: s3.put_object(Bucket="out-bucket", Key="v" * 1025, Body=b"v")) == "KeyTooLongError"
+
+
 def test_dynamodb_actions_are_checked_against_the_table_arn(endpoint: str, enforcer: access.Enforcer) -> None:
     _, ddb = role_clients(endpoint, enforcer)
     ddb.put_item(TableName="items", Item={"id": {"S": "1"}})
