@@ -16,9 +16,8 @@ import pulumi_aws as aws
 import pulumi_random as random
 from pulumi import Input, Output, ResourceOptions
 
-from components.iam import assume_role_policy
+from components.lambda_function import RUNTIME, LambdaFunction, LambdaFunctionArgs
 
-RUNTIME = "python3.12"
 HANDLER = "function.handler.handler"
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # SQS maximum: time to notice, fix and redrive
 
@@ -121,85 +120,25 @@ class ImageProcessor(pulumi.ComponentResource):
             opts=child,
         )
 
-        # The log group name must be known before the function exists, so the function's name
-        # is chosen here (random suffix: several stacks can share an account).
+        # Random suffix: several stacks can share an account.
         suffix = random.RandomId(f"{name}-suffix", byte_length=3, opts=child)
-        function_name = suffix.hex.apply(lambda hex_: f"{prefix}-{name}-{hex_}"[-64:].lstrip("-"))
-        self.log_group = aws.cloudwatch.LogGroup(
-            f"{name}-logs",
-            name=function_name.apply(lambda fn: f"/aws/lambda/{fn}"),
-            retention_in_days=args.log_retention_days,
-            opts=child,
-        )
-
-        self.role = aws.iam.Role(
-            f"{name}-role",
-            description="imgpipe image function: read uploads, write variants and metadata",
-            assume_role_policy=assume_role_policy("lambda.amazonaws.com"),
-            opts=child,
-        )
-        access = aws.iam.get_policy_document_output(
-            statements=[
-                {
-                    "sid": "ReadUploads",
-                    "actions": ["s3:GetObject", "s3:GetObjectVersion"],
-                    "resources": [Output.concat(args.upload_bucket_arn, "/*")],
-                },
-                {
-                    "sid": "WriteVariants",
-                    # Delete: a run that fails half-way removes the variants it already wrote.
-                    "actions": ["s3:DeleteObject", "s3:PutObject"],
-                    "resources": [Output.concat(args.processed_bucket_arn, "/*")],
-                },
-                {
-                    "sid": "RecordMetadata",
-                    "actions": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
-                    "resources": [args.table_arn],
-                },
-                {
-                    "sid": "DecryptUploads",
-                    "actions": ["kms:Decrypt"],
-                    "resources": [args.upload_key_arn],
-                },
-                {
-                    "sid": "EncryptVariantsAndMetadata",
-                    "actions": ["kms:Decrypt", "kms:GenerateDataKey"],
-                    "resources": [args.processed_key_arn, args.table_key_arn],
-                },
-                {
-                    "sid": "DeadLetters",  # the async on-failure destination sends as the function
-                    "actions": ["sqs:SendMessage"],
-                    "resources": [self.dlq.arn],
-                },
-                {
-                    "sid": "Logs",
-                    "actions": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                    "resources": [self.log_group.arn.apply(lambda arn: f"{arn}:*")],
-                },
-            ]
-        )
-        self.role_policy = aws.iam.RolePolicy(
-            f"{name}-access",
-            role=self.role.id,
-            policy=access.json,
-            opts=child,
-        )
-
-        self.function = aws.lambda_.Function(
-            f"{name}-function",
-            name=function_name,
-            description="imgpipe: variants + metadata for each upload",
-            role=self.role.arn,
-            runtime=RUNTIME,
-            handler=HANDLER,
-            code=args.code,
-            architectures=[args.architecture],
-            memory_size=args.memory_mb,
-            timeout=args.timeout_seconds,
-            layers=[self.layer.arn],
-            reserved_concurrent_executions=args.reserved_concurrency,
-            environment={
-                "variables": {
+        recipe = LambdaFunction(
+            self,
+            name,
+            LambdaFunctionArgs(
+                base=prefix,
+                purpose=name,
+                suffix=suffix.hex,
+                description="imgpipe: variants + metadata for each upload",
+                role_description="imgpipe image function: read uploads, write variants and metadata",
+                handler=HANDLER,
+                code=args.code,
+                layers=[self.layer.arn],
+                architecture=args.architecture,
+                memory_mb=args.memory_mb,
+                timeout_seconds=args.timeout_seconds,
+                log_retention_days=args.log_retention_days,
+                environment={
                     # events from any other bucket are ignored: variants never retrigger the pipeline
                     "UPLOAD_BUCKET": args.upload_bucket_name,
                     "PROCESSED_BUCKET": args.processed_bucket_name,
@@ -207,15 +146,49 @@ class ImageProcessor(pulumi.ComponentResource):
                     "VARIANTS": args.variants_json,
                     "MAX_PIXELS": str(args.max_pixels),
                     "MAX_SOURCE_BYTES": str(args.max_source_bytes),
-                    "POWERTOOLS_SERVICE_NAME": "imgpipe",
-                    "POWERTOOLS_METRICS_NAMESPACE": "imgpipe",
-                    "LOG_LEVEL": args.log_level,
-                }
-            },
-            logging_config={"log_format": "JSON", "log_group": self.log_group.name},
-            # logs and permissions exist before the first invocation can happen
-            opts=ResourceOptions(parent=self, depends_on=[self.log_group, self.role_policy]),
+                },
+                statements=[
+                    {
+                        "sid": "ReadUploads",
+                        "actions": ["s3:GetObject", "s3:GetObjectVersion"],
+                        "resources": [Output.concat(args.upload_bucket_arn, "/*")],
+                    },
+                    {
+                        "sid": "WriteVariants",
+                        # Delete: a run that fails half-way removes the variants it already wrote.
+                        "actions": ["s3:DeleteObject", "s3:PutObject"],
+                        "resources": [Output.concat(args.processed_bucket_arn, "/*")],
+                    },
+                    {
+                        "sid": "RecordMetadata",
+                        "actions": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+                        "resources": [args.table_arn],
+                    },
+                    {
+                        "sid": "DecryptUploads",
+                        "actions": ["kms:Decrypt"],
+                        "resources": [args.upload_key_arn],
+                    },
+                    {
+                        "sid": "EncryptVariantsAndMetadata",
+                        "actions": ["kms:Decrypt", "kms:GenerateDataKey"],
+                        "resources": [args.processed_key_arn, args.table_key_arn],
+                    },
+                    {
+                        "sid": "DeadLetters",  # the async on-failure destination sends as the function
+                        "actions": ["sqs:SendMessage"],
+                        "resources": [self.dlq.arn],
+                    },
+                ],
+                policy_label="access",
+                reserved_concurrency=args.reserved_concurrency,
+                log_level=args.log_level,
+            ),
         )
+        self.log_group = recipe.log_group
+        self.role = recipe.role
+        self.role_policy = recipe.policy
+        self.function = recipe.function
 
         self.invoke_config = aws.lambda_.FunctionEventInvokeConfig(
             f"{name}-async",

@@ -36,38 +36,26 @@ import pulumi_aws as aws
 import pulumi_random as random
 from pulumi import Input, Output, ResourceOptions
 
+from components.api_templates import (
+    ACCESS_LOG_FORMAT,
+    ERROR_TEMPLATE,
+    GET_ITEM_RESPONSE_TEMPLATE,
+    QUERY_RESPONSE_TEMPLATE,
+    SOURCE_KEY_INDEX,
+    UPLOAD_RESPONSE_TEMPLATE,
+    get_item_request_template,
+    preflight_template,
+    query_request_template,
+)
 from components.iam import assume_role_policy
-from components.image_processor import RUNTIME  # the layer (ImageProcessor's) is built for it
+from components.lambda_function import LambdaFunction, LambdaFunctionArgs
 
 BINARY_MEDIA_TYPES = ["image/*", "application/octet-stream"]
-SOURCE_KEY_INDEX = "by_source_key"
 HANDLER = "function.api.handler"
 API_FUNCTION_MEMORY_MB = 256  # presign + redirect: no image work
 API_FUNCTION_TIMEOUT_S = 10
 CORS_ALLOW_HEADERS = "Content-Type,X-Api-Key,Authorization,X-Amz-Date,X-Amz-Security-Token"
 CORS_EXPOSE_HEADERS = "ETag,x-amz-version-id,X-Cache,Location"
-ACCESS_LOG_FORMAT = json.dumps(
-    {
-        "requestId": "$context.requestId",
-        "ip": "$context.identity.sourceIp",
-        "apiKeyId": "$context.identity.apiKeyId",
-        "caller": "$context.identity.caller",
-        "requestTime": "$context.requestTime",
-        "httpMethod": "$context.httpMethod",
-        "resourcePath": "$context.resourcePath",
-        "path": "$context.path",
-        "status": "$context.status",
-        "responseLength": "$context.responseLength",
-        "integrationStatus": "$context.integration.status",
-        "integrationLatency": "$context.integration.latency",
-        "errorType": "$context.error.responseType",
-        "errorMessage": "$context.error.message",
-    },
-    separators=(",", ":"),
-)
-# VTL: escapeJavaScript turns ' into \' (not valid JSON); undo that one escape.
-_UNQUOTE = """.replaceAll("\\\\'", "'")"""
-MAX_FUNCTION_NAME = 64  # Lambda's limit
 
 
 @dataclass
@@ -143,97 +131,6 @@ def cors_allow_origin(origins: Sequence[str]) -> str:
     (gateway responses, integration responses): ``*`` or the first configured origin. Preflights and
     the Lambdas echo the request's origin when it is one of several configured."""
     return "*" if "*" in origins else origins[0]
-
-
-def _item_template(var: str) -> str:
-    """VTL printing DynamoDB item ``$<var>`` as clean JSON (contract fields, no type wrappers).
-
-    Variants get a stage-relative ``url`` served by ``GET /images/{image_id}/variants/{name}``.
-    """
-    s = f"${var}"
-    return (
-        f"#set($vs = {s}.variants.M)\n"
-        f'{{"image_id": "$util.escapeJavaScript({s}.image_id.S){_UNQUOTE}",\n'
-        f' "source_bucket": "$util.escapeJavaScript({s}.source_bucket.S){_UNQUOTE}",\n'
-        f' "source_key": "$util.escapeJavaScript({s}.source_key.S){_UNQUOTE}",\n'
-        f' "source_version_id": #if({s}.source_version_id.S)'
-        f'"$util.escapeJavaScript({s}.source_version_id.S){_UNQUOTE}"#{{else}}null#end,\n'
-        f' "status": "{s}.status.S",\n'
-        f' "format": #if({s}.format.S)"{s}.format.S"#{{else}}null#end,\n'
-        f' "width": #if({s}.width.N){s}.width.N#{{else}}null#end,\n'
-        f' "height": #if({s}.height.N){s}.height.N#{{else}}null#end,\n'
-        f' "bytes": #if({s}.bytes.N){s}.bytes.N#{{else}}null#end,\n'
-        f' "created_at": #if({s}.created_at.S)"{s}.created_at.S"#{{else}}null#end,\n'
-        f' "processed_at": #if({s}.processed_at.S)"{s}.processed_at.S"#{{else}}null#end,\n'
-        f' "duration_ms": #if({s}.duration_ms.N){s}.duration_ms.N#{{else}}null#end,\n'
-        f'#if({s}.error.S) "error": "$util.escapeJavaScript({s}.error.S){_UNQUOTE}",\n#end'
-        ' "variants": {#if($vs)#foreach($name in $vs.keySet())#set($v = $vs.get($name).M)\n'
-        '  "$name": {"bucket": "$v.bucket.S", "format": "$v.format.S",\n'
-        f'   "key": "$util.escapeJavaScript($v.key.S){_UNQUOTE}",\n'
-        '   "width": $v.width.N, "height": $v.height.N, "bytes": $v.bytes.N,\n'
-        f'   "url": "/images/$util.urlEncode({s}.image_id.S)/variants/$util.urlEncode($name)"'
-        "}#if($foreach.hasNext),#end\n"
-        "#end#end}}"
-    )
-
-
-def get_item_request_template(table_name: str) -> str:
-    return json.dumps(
-        {"TableName": table_name, "Key": {"image_id": {"S": "__ID__"}}, "ConsistentRead": False}
-    ).replace("__ID__", f"$util.escapeJavaScript($input.params('image_id')){_UNQUOTE}")
-
-
-GET_ITEM_RESPONSE_TEMPLATE = (
-    "#set($item = $input.path('$.Item'))\n"
-    "#if(!$item)\n"
-    "#set($context.responseOverride.status = 404)\n"
-    '{"message": "image not found", '
-    f'"image_id": "$util.escapeJavaScript($input.params(\'image_id\')){_UNQUOTE}"}}\n'
-    "#else\n" + _item_template("item") + "\n#end"
-)
-
-
-def query_request_template(table_name: str) -> str:
-    return json.dumps(
-        {
-            "TableName": table_name,
-            "IndexName": SOURCE_KEY_INDEX,
-            "KeyConditionExpression": "source_key = :k",
-            "ExpressionAttributeValues": {":k": {"S": "__KEY__"}},
-            "ScanIndexForward": False,  # newest upload of that key first
-            "Limit": 50,
-        }
-    ).replace("__KEY__", f"$util.escapeJavaScript($input.params('source_key')){_UNQUOTE}")
-
-
-QUERY_RESPONSE_TEMPLATE = (
-    "#set($items = $input.path('$.Items'))\n"
-    f'{{"source_key": "$util.escapeJavaScript($input.params(\'source_key\')){_UNQUOTE}",\n'
-    ' "count": #if($items)$items.size()#{else}0#end,\n'
-    ' "items": [#foreach($it in $items)\n' + _item_template("it") + "#if($foreach.hasNext),#end\n#end]}"
-)
-
-ERROR_TEMPLATE = '{"message": "%s"}'
-
-
-def _preflight_template(origins: Sequence[str]) -> str:
-    """MOCK integration response: echo the request's Origin when it is an allowed one."""
-    if "*" in origins or len(origins) == 1:
-        return ""
-    allowed = "|".join(json.dumps(o)[1:-1] for o in origins)
-    return (
-        "#set($origin = $input.params('Origin'))\n"
-        f'#set($allowed = "|{allowed}|")\n'
-        '#if($origin != "" && $allowed.contains("|$origin|"))'
-        "#set($context.responseOverride.header.Access-Control-Allow-Origin = $origin)#end\n"
-    )
-
-
-def function_name_for(base: str, purpose: str, suffix: str) -> str:
-    """``<base>-<purpose>-<suffix>``, shortened before the suffix to Lambda's 64 characters (the
-    suffix is what keeps names unique, so it always survives)."""
-    head = f"{base}-{purpose}"[: MAX_FUNCTION_NAME - len(suffix) - 1].rstrip("-")
-    return f"{head}-{suffix}"
 
 
 def _policy(statements: list[dict[str, Any]]) -> Output[str]:
@@ -697,11 +594,7 @@ class UploadApi(pulumi.ComponentResource):
                         "ETag": "integration.response.header.ETag",
                         "x-amz-version-id": "integration.response.header.x-amz-version-id",
                     },
-                    "templates": {
-                        "application/json": '{"key": "$util.escapeJavaScript($input.params(\'key\'))'
-                        + _UNQUOTE
-                        + '", "message": "uploaded; processing starts now"}'
-                    },
+                    "templates": {"application/json": UPLOAD_RESPONSE_TEMPLATE},
                 },
                 {
                     "status": "400",
@@ -816,7 +709,7 @@ class UploadApi(pulumi.ComponentResource):
         }
         if "*" not in origins:
             headers["Vary"] = "'Origin'"
-        template = _preflight_template(origins)
+        template = preflight_template(origins)
         templates = {"application/json": template} if template else None
         self._response(f"{label}-options", resource, method, integration, "200", headers, templates)
         self._spec[f"OPTIONS {label}"] = {"headers": headers, "template": template}
@@ -946,46 +839,23 @@ class UploadApi(pulumi.ComponentResource):
         self, purpose: str, memory_mb: int, timeout: int, statements: list[dict[str, Any]]
     ) -> aws.lambda_.Function:
         args = self._args
-        # <project>-<stack>-<component>-<purpose>-<hex>, shortened before the suffix if too long
-        function_name = self.suffix.hex.apply(lambda hex_: function_name_for(self._base, purpose, hex_))
-        log_group = aws.cloudwatch.LogGroup(
-            f"{self._name}-{purpose}-logs",
-            name=Output.concat("/aws/lambda/", function_name),
-            retention_in_days=args.log_retention_days,
-            opts=ResourceOptions(parent=self),
-        )
-        role = aws.iam.Role(
-            f"{self._name}-{purpose}-role",
-            description=f"imgpipe API {purpose} Lambda",
-            assume_role_policy=assume_role_policy("lambda.amazonaws.com"),
-            opts=ResourceOptions(parent=self),
-        )
-        logs = {
-            "sid": "WriteOwnLogs",
-            "actions": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "resources": [Output.concat(log_group.arn, ":*")],
-        }
-        policy = aws.iam.RolePolicy(
-            f"{self._name}-{purpose}-policy",
-            role=role.id,
-            policy=_policy([*statements, logs]),
-            opts=ResourceOptions(parent=self),
-        )
-        return aws.lambda_.Function(
-            f"{self._name}-{purpose}-function",
-            name=function_name,
-            description=f"imgpipe API: {purpose}",
-            runtime=RUNTIME,
-            handler=HANDLER,
-            code=args.code,
-            layers=[args.layer_arn],
-            architectures=[args.architecture],
-            memory_size=memory_mb,
-            timeout=timeout,
-            role=role.arn,
-            logging_config={"log_format": "JSON", "log_group": log_group.name},
-            environment={
-                "variables": {
+        recipe = LambdaFunction(
+            self,
+            f"{self._name}-{purpose}",
+            LambdaFunctionArgs(
+                base=self._base,
+                purpose=purpose,
+                suffix=self.suffix.hex,
+                description=f"imgpipe API: {purpose}",
+                role_description=f"imgpipe API {purpose} Lambda",
+                handler=HANDLER,
+                code=args.code,
+                layers=[args.layer_arn],
+                architecture=args.architecture,
+                memory_mb=memory_mb,
+                timeout_seconds=timeout,
+                log_retention_days=args.log_retention_days,
+                environment={
                     "UPLOAD_BUCKET": args.upload_bucket_name,
                     "PROCESSED_BUCKET": args.processed_bucket_name,
                     "METADATA_TABLE": args.table_name,
@@ -994,11 +864,8 @@ class UploadApi(pulumi.ComponentResource):
                     "MAX_UPLOAD_MB": str(args.max_upload_mb),
                     "PRESIGN_EXPIRES_SECONDS": str(args.presign_expires_seconds),
                     "CORS_ORIGINS": ",".join(args.cors_origins),
-                    "POWERTOOLS_SERVICE_NAME": "imgpipe",
-                    "POWERTOOLS_METRICS_NAMESPACE": "imgpipe",
-                    "LOG_LEVEL": "INFO",
-                }
-            },
-            # the log group (with retention) and the policy exist before the first invocation
-            opts=ResourceOptions(parent=self, depends_on=[log_group, policy]),
+                },
+                statements=statements,
+            ),
         )
+        return recipe.function

@@ -492,10 +492,10 @@ def test_usage_plan_limits_from_config_reach_the_stage_server(deployed: Deployed
     [("https://b.example", "https://b.example"), ("https://evil.example", None), (None, None)],
 )
 def test_preflight_template_echoes_only_configured_origins(origin: str | None, allowed: str | None) -> None:
-    from components.upload_api import _preflight_template
+    from components.api_templates import preflight_template
     from localaws import vtl
 
-    template = _preflight_template(["https://a.example", "https://b.example"])
+    template = preflight_template(["https://a.example", "https://b.example"])
     context: dict[str, Any] = {"responseOverride": {"status": None, "header": {}}}
     headers = {"Origin": origin} if origin else {}
     vtl.render(

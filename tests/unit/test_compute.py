@@ -115,7 +115,7 @@ def test_role_policy_grants_exactly_what_the_handler_needs(dev: Graph) -> None:
             [key["processed"], key["metadata"]],
         ),
         "DeadLetters": ("sqs:SendMessage", dlq),
-        "Logs": (["logs:CreateLogStream", "logs:PutLogEvents"], f"{group}:*"),
+        "WriteOwnLogs": (["logs:CreateLogStream", "logs:PutLogEvents"], f"{group}:*"),
     }
     assert all(s["Effect"] == "Allow" for s in json.loads(policy.inputs["policy"])["Statement"])
 

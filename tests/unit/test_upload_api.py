@@ -9,15 +9,14 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.upload_api import (
+from components.api_templates import (
     GET_ITEM_RESPONSE_TEMPLATE,
     QUERY_RESPONSE_TEMPLATE,
-    UploadApi,
-    UploadApiArgs,
-    function_name_for,
     get_item_request_template,
     query_request_template,
 )
+from components.lambda_function import function_name_for
+from components.upload_api import UploadApi, UploadApiArgs
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
