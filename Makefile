@@ -12,7 +12,7 @@ STACK ?=
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help setup lock layer test test-unit test-function test-integration lint demo up down status verify bench soak redrive clean
+.PHONY: help setup lock layer layer-digests test test-unit test-function test-integration lint demo up down status verify bench soak redrive clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -41,8 +41,11 @@ lock: ## recompile the hash-locked requirements*.txt after editing a requirement
 	$(UV_COMPILE) --python-version 3.12 --python-platform aarch64-manylinux_2_28 -c requirements-dev.txt \
 	  layer/requirements.in -o layer/requirements.txt
 
-layer: $(STAMP) ## build the Pillow layer zip for the stack's architecture (reproducible, no Docker)
+layer: $(STAMP) ## build the Pillow layer zip for the stack's architecture (reproducible, hash-checked wheels; fails if its sha256 is not the one in layer/digests.json)
 	$(PY) -m layer.build
+
+layer-digests: $(STAMP) ## after a deliberate layer change: rebuild both architectures, record their sha256 in layer/digests.json
+	$(PY) -m layer.build --record-digests
 
 test: setup layer ## every offline test: unit, function, layer, integration
 	$(PY) -m pytest $(PYTEST_ARGS)

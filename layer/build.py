@@ -13,6 +13,13 @@ Wheels are cached in ``~/.cache/imgpipe/wheels/<platform>`` (override: ``IMGPIPE
 a build first tries that cache alone, so repeated builds work offline. A stamp next to the zip
 (hash of requirements, architecture, Python version and this file) skips unchanged rebuilds.
 
+Nothing unverified goes into the layer: ``layer/requirements.txt`` is a hash lock (``make lock``),
+every cached wheel of a locked version is checked against its sha256 before pip may use it (pip
+then checks again, in --require-hashes mode), and the installed tree must hold exactly the locked
+packages. The zip's own sha256 per architecture is recorded in ``layer/digests.json``: a build
+whose zip differs fails (``--record-digests`` rebuilds both and records them, for a deliberate
+change), so CI notices when the layer changes without anyone meaning it to.
+
 Architecture, first match wins: ``--arch``; env ``ARCH``; ``imgpipe:architecture`` in
 ``Pulumi.<STACK>.yaml`` (env ``STACK``, default ``dev``); ``arm64``.
 
@@ -41,6 +48,7 @@ from pathlib import Path
 LAYER_DIR = Path(__file__).resolve().parent
 ROOT = LAYER_DIR.parent
 REQUIREMENTS = LAYER_DIR / "requirements.txt"
+DIGESTS = LAYER_DIR / "digests.json"
 BUILD_DIR = LAYER_DIR / "build"
 DEFAULT_ARCH = "arm64"
 DEFAULT_PYTHON = "3.12"
@@ -136,6 +144,126 @@ def inputs_hash(requirements: Path, *parts: str) -> str:
     return digest.hexdigest()
 
 
+def _canonical(name: str) -> str:
+    """PEP 503 name: ``typing_extensions`` and ``Typing-Extensions`` are one package."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@dataclass(frozen=True)
+class LockedPin:
+    name: str
+    version: str
+    hashes: frozenset[str]
+
+
+def read_lock(requirements: Path) -> dict[str, LockedPin]:
+    """``name==version`` and its ``--hash=sha256:`` values for every entry of a hash lock."""
+    text = requirements.read_text().replace("\\\n", " ")
+    pins: dict[str, LockedPin] = {}
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        match = re.match(r"([A-Za-z0-9][\w.-]*)==([\w.+!-]+)\s*(.*)$", line)
+        if not match or ";" in match[3]:
+            raise LayerBuildError(
+                f"{requirements.name}: {line.split()[0]!r} is not a plain name==version line of a hash "
+                "lock; edit layer/requirements.in and run `make lock`"
+            )
+        hashes = frozenset(re.findall(r"--hash=sha256:([0-9a-f]{64})", match[3]))
+        if not hashes:
+            raise LayerBuildError(
+                f"{requirements.name}: {match[1]}=={match[2]} has no --hash=sha256: the layer is built only "
+                "from a hash lock; run `make lock`"
+            )
+        pins[_canonical(match[1])] = LockedPin(match[1], match[2], hashes)
+    if not pins:
+        raise LayerBuildError(f"{requirements.name} pins nothing; run `make lock`")
+    return pins
+
+
+def _wheel_pin(path: Path) -> tuple[str, str]:
+    """(canonical name, version) from a wheel's file name (PEP 427: name-version-...-tags.whl)."""
+    parts = path.name[: -len(".whl")].split("-")
+    return _canonical(parts[0]), parts[1]
+
+
+def verify_cache(cache: Path, pins: dict[str, LockedPin]) -> int:
+    """Check every cached wheel of a locked version against the lock's sha256s; return how many.
+
+    Runs before pip may install from the cache, so a wheel that was swapped or corrupted on
+    disk (or on its way from the index) never reaches the layer; the error says which file and
+    how to get a good one.
+    """
+    checked = 0
+    for wheel in sorted(cache.glob("*.whl")) if cache.is_dir() else []:
+        name, version = _wheel_pin(wheel)
+        pin = pins.get(name)
+        if pin is None or pin.version != version:
+            continue  # another version: pip cannot pick it (the lock pins ==, with hashes)
+        digest = _sha256(wheel)
+        if digest not in pin.hashes:
+            raise LayerBuildError(
+                f"{wheel} has sha256 {digest}, which is not one of the hashes locked for "
+                f"{pin.name}=={pin.version} in layer/requirements.txt: the file is not the released "
+                f"wheel. Delete it (rm {wheel}) and build again to download it afresh; if the lock itself "
+                "should change, edit layer/requirements.in and run `make lock`."
+            )
+        checked += 1
+    return checked
+
+
+def check_installed(tree: Path, pins: dict[str, LockedPin]) -> None:
+    """The installed tree holds exactly the locked packages, at the locked versions."""
+    installed: dict[str, str] = {}
+    for info in tree.glob("*.dist-info"):
+        name, _, version = info.name[: -len(".dist-info")].partition("-")
+        installed[_canonical(name)] = version
+    expected = {name: pin.version for name, pin in pins.items()}
+    if installed != expected:
+        extra = sorted(f"{n}=={v}" for n, v in installed.items() if expected.get(n) != v)
+        missing = sorted(f"{n}=={v}" for n, v in expected.items() if installed.get(n) != v)
+        raise LayerBuildError(
+            f"the layer would hold other packages than layer/requirements.txt locks "
+            f"(not locked: {extra or 'none'}; missing: {missing or 'none'}); run `make lock`"
+        )
+
+
+def recorded_digests(path: Path = DIGESTS) -> dict[str, str]:
+    """Zip file name → expected sha256, from ``layer/digests.json``."""
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except ValueError as exc:
+        raise LayerBuildError(
+            f"{path.name} is not valid JSON ({exc}); `make layer-digests` rewrites it"
+        ) from exc
+    digests = data.get("sha256", {}) if isinstance(data, dict) else {}
+    return {str(k): str(v) for k, v in digests.items()}
+
+
+def check_digest(result: BuildResult, name: str, path: Path = DIGESTS) -> None:
+    """Fail when the zip is not the one recorded under ``name`` (``layer-<arch>-py<python>.zip``),
+    and move it aside."""
+    expected = recorded_digests(path).get(name)
+    if expected == result.sha256:
+        return
+    # Moved aside, so neither `pulumi up` nor the stamp ever takes an unexpected zip for good.
+    aside = result.path.with_name(result.path.name + ".unexpected")
+    result.path.replace(aside)
+    result.path.with_name(result.path.name + ".stamp").unlink(missing_ok=True)
+    recorded = f"{path.name} records sha256 {expected}" if expected else f"{path.name} records none"
+    raise LayerBuildError(
+        f"{result.path.name} ({name}) has sha256 {result.sha256} but {recorded} "
+        f"(the zip is kept as {aside.name}).\n"
+        "  The layer's bytes changed. If you meant it (layer/requirements.in + `make lock`, or a change "
+        "to layer/build.py), record the new digests with `make layer-digests` and commit "
+        f"layer/{path.name}. If you did not, do not deploy this zip: a wheel or the build is not what "
+        "was reviewed."
+    )
+
+
 def _pip(args: list[str]) -> subprocess.CompletedProcess[str]:
     cmd = [sys.executable, "-m", "pip", "--disable-pip-version-check", *args]
     return subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -148,28 +276,33 @@ def _pip_tail(proc: subprocess.CompletedProcess[str], lines: int = 6) -> str:
 
 
 def _install(requirements: Path, target: Path, cache: Path, target_args: list[str], what: str) -> None:
-    """pip install from the wheel cache; on a miss, download into the cache first, then retry."""
+    """pip install from the wheel cache; on a miss, download into the cache first, then retry.
+
+    The lock is compiled for the target (no markers), so --no-deps: pip must not re-resolve it with
+    this host's markers. --require-hashes: pip checks each wheel too, after verify_cache did.
+    """
     if not requirements.is_file():
         raise LayerBuildError(f"requirements file not found: {requirements}")
-    install = ["install", "-q", "--no-compile", "--only-binary=:all:", "--target", str(target)]
-    install += [*target_args, "-r", str(requirements)]
+    pins = read_lock(requirements)
+    locked = ["--require-hashes", "--no-deps", "--only-binary=:all:", *target_args, "-r", str(requirements)]
+    install = ["install", "-q", "--no-compile", "--target", str(target), *locked]
+    verify_cache(cache, pins)
     offline = _pip([*install, "--no-index", "--find-links", str(cache)])
-    if offline.returncode == 0:
-        return
-    shutil.rmtree(target, ignore_errors=True)
-    cache.mkdir(parents=True, exist_ok=True)
-    download = _pip(
-        ["download", "-q", "--only-binary=:all:", "-d", str(cache), *target_args, "-r", str(requirements)]
-    )
-    if download.returncode != 0:
-        raise LayerBuildError(
-            f"could not download wheels for {what} from {requirements.name}; check network access to "
-            f"PyPI and that every pin has a binary wheel for that platform.\n  pip said:\n    "
-            f"{_pip_tail(download)}"
-        )
-    online = _pip([*install, "--no-index", "--find-links", str(cache)])
-    if online.returncode != 0:
-        raise LayerBuildError(f"pip could not install the wheels for {what}:\n    {_pip_tail(online)}")
+    if offline.returncode != 0:
+        shutil.rmtree(target, ignore_errors=True)
+        cache.mkdir(parents=True, exist_ok=True)
+        download = _pip(["download", "-q", "-d", str(cache), *locked])
+        if download.returncode != 0:
+            raise LayerBuildError(
+                f"could not download wheels for {what} from {requirements.name}; check network access to "
+                f"PyPI and that every pin has a binary wheel for that platform.\n  pip said:\n    "
+                f"{_pip_tail(download)}"
+            )
+        verify_cache(cache, pins)
+        online = _pip([*install, "--no-index", "--find-links", str(cache)])
+        if online.returncode != 0:
+            raise LayerBuildError(f"pip could not install the wheels for {what}:\n    {_pip_tail(online)}")
+    check_installed(target, pins)
 
 
 def _layer_files(tree: Path) -> list[tuple[str, Path]]:
@@ -220,8 +353,15 @@ def build_layer(
     out: Path | None = None,
     requirements: Path = REQUIREMENTS,
     force: bool = False,
+    digests: Path | None = DIGESTS,
 ) -> BuildResult:
-    """Build (or keep, when the stamp matches) the layer zip and return its path and sha256."""
+    """Build (or keep, when the stamp matches) the layer zip and return its path and sha256.
+
+    With the repository's lock, the zip must have the sha256 that ``digests`` records for it
+    (``digests=None`` skips that, for ``--record-digests`` and for builds of other inputs).
+    """
+    if requirements != REQUIREMENTS:
+        digests = None  # the recorded digests are those of the repository's lock
     arch = _arch(arch) if arch else default_architecture()
     python = _python_tag(python)
     out = Path(out) if out else default_zip_path(arch, python)
@@ -231,7 +371,10 @@ def build_layer(
     if not force and previous.get("inputs") == key and out.is_file():
         digest = _sha256(out)
         if digest == previous.get("sha256"):
-            return BuildResult(out, digest, out.stat().st_size, skipped=True)
+            kept = BuildResult(out, digest, out.stat().st_size, skipped=True)
+            if digests is not None:
+                check_digest(kept, default_zip_path(arch, python).name, digests)
+            return kept
     tags = platform_tags(arch)
     target_args = [a for tag in tags for a in ("--platform", tag)]
     target_args += ["--implementation", "cp", "--python-version", python]
@@ -249,7 +392,24 @@ def build_layer(
         write_reproducible_zip(tree, out)
     digest = _sha256(out)
     stamp.write_text(json.dumps({"inputs": key, "sha256": digest}, sort_keys=True) + "\n")
-    return BuildResult(out, digest, out.stat().st_size, skipped=False)
+    result = BuildResult(out, digest, out.stat().st_size, skipped=False)
+    if digests is not None:
+        check_digest(result, default_zip_path(arch, python).name, digests)
+    return result
+
+
+def record_digests(python: str = DEFAULT_PYTHON, path: Path = DIGESTS) -> dict[str, str]:
+    """Rebuild the layer for every architecture and record the zips' sha256 in ``path``."""
+    built = {arch: build_layer(arch, python, force=True, digests=None) for arch in sorted(ARCHITECTURES)}
+    recorded = recorded_digests(path) if path.is_file() else {}
+    recorded.update({default_zip_path(arch, python).name: r.sha256 for arch, r in built.items()})
+    doc = {
+        "//": "sha256 of each layer zip `make layer` builds from layer/requirements.txt; a build with "
+        "another digest fails. Update only for a deliberate layer change: make layer-digests",
+        "sha256": dict(sorted(recorded.items())),
+    }
+    path.write_text(json.dumps(doc, indent=2) + "\n")
+    return {default_zip_path(arch, python).name: r.sha256 for arch, r in built.items()}
 
 
 def host_tag() -> str:
@@ -291,8 +451,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="rebuild even when the stamp matches")
     parser.add_argument("--host", action="store_true", help="install the pins for this interpreter instead")
     parser.add_argument("--target", type=Path, help="with --host: directory to install into")
+    parser.add_argument(
+        "--record-digests",
+        action="store_true",
+        help="rebuild every architecture and record the zips' sha256 in layer/digests.json",
+    )
     args = parser.parse_args(argv)
     try:
+        if args.record_digests:
+            for name, digest in record_digests(args.python).items():
+                print(f"recorded {name}  sha256 {digest}")
+            return 0
         if args.host:
             if not args.target:
                 parser.error("--host needs --target DIR (e.g. .local/layer-host)")

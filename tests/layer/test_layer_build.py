@@ -1,4 +1,5 @@
-"""The layer build: reproducible bytes, Pillow for the right platform, clear errors.
+"""The layer build: reproducible bytes, Pillow for the right platform, clear errors; only
+hash-verified wheels go in and the zips have the digests recorded in layer/digests.json.
 
 Builds download from PyPI the first time (wheels are cached in ~/.cache/imgpipe/wheels), then run
 from the cache. One build per architecture per session, plus one rebuild to compare bytes.
@@ -105,7 +106,7 @@ def test_bad_python_version_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_pip_failure_says_what_to_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     reqs = tmp_path / "requirements.txt"
-    reqs.write_text("imgpipe-no-such-package==0.0.1\n")
+    reqs.write_text("imgpipe-no-such-package==0.0.1 --hash=sha256:" + "0" * 64 + "\n")
     # An index nobody listens on and an empty cache: what an offline build looks like.
     monkeypatch.setenv("IMGPIPE_WHEEL_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
@@ -142,3 +143,82 @@ def test_host_install_has_the_same_pins_and_is_stamped(tmp_path: Path) -> None:
     assert not list(target.rglob("*.pyc"))
     assert build.install_host(target) is False  # stamp matches: nothing reinstalled
     assert build.main(["--host", "--target", str(target)]) == 0
+
+
+@pytest.mark.parametrize("arch", ["arm64", "x86_64"])
+def test_built_zips_have_the_recorded_digests(layers, arch: str) -> None:
+    # the fixture's builds already passed check_digest; this says what is compared with what
+    recorded = build.recorded_digests()
+    assert set(recorded) == {f"layer-{a}-py3.12.zip" for a in build.ARCHITECTURES}
+    assert layers[arch].sha256 == recorded[f"layer-{arch}-py3.12.zip"]
+
+
+def test_an_unexpected_zip_fails_and_is_moved_aside(tmp_path: Path) -> None:
+    zip_path = tmp_path / "layer-arm64-py3.12.zip"
+    zip_path.write_bytes(b"not the reviewed layer")
+    (tmp_path / "layer-arm64-py3.12.zip.stamp").write_text("{}")
+    digests = tmp_path / "digests.json"
+    digests.write_text('{"sha256": {"layer-arm64-py3.12.zip": "' + "1" * 64 + '"}}')
+    result = build.BuildResult(zip_path, build._sha256(zip_path), zip_path.stat().st_size, skipped=False)
+    with pytest.raises(build.LayerBuildError) as err:
+        build.check_digest(result, "layer-arm64-py3.12.zip", digests)
+    message = str(err.value)
+    assert f"has sha256 {result.sha256} but digests.json records sha256 {'1' * 64}" in message
+    assert "make layer-digests" in message and "do not deploy this zip" in message
+    assert not zip_path.exists() and not (tmp_path / "layer-arm64-py3.12.zip.stamp").exists()
+    assert (tmp_path / "layer-arm64-py3.12.zip.unexpected").read_bytes() == b"not the reviewed layer"
+    # and an architecture with nothing recorded fails the same way
+    zip_path.write_bytes(b"x")
+    with pytest.raises(build.LayerBuildError, match=r"digests\.json records none"):
+        build.check_digest(result, "layer-x86_64-py3.12.zip", digests)
+
+
+def test_a_tampered_cached_wheel_never_reaches_the_layer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A wheel in the cache under a locked name and version whose bytes are not a locked hash:
+    # the build stops before pip runs, and says which file and what to do.
+    pins = build.read_lock(build.REQUIREMENTS)
+    jmespath = pins["jmespath"]
+    cache = tmp_path / "cache"
+    arm64_cache = cache / "manylinux_2_28_aarch64-cp312"
+    arm64_cache.mkdir(parents=True)
+    bad = arm64_cache / f"jmespath-{jmespath.version}-py3-none-any.whl"
+    bad.write_bytes(b"PK\x05\x06" + b"\0" * 18)  # an empty zip: a valid file, not the release
+    monkeypatch.setenv("IMGPIPE_WHEEL_CACHE", str(cache))
+    out = tmp_path / "layer-arm64-py3.12.zip"
+    with pytest.raises(build.LayerBuildError) as err:
+        build.build_layer("arm64", out=out, force=True)
+    message = str(err.value)
+    assert f"{bad} has sha256 {build._sha256(bad)}" in message
+    assert f"not one of the hashes locked for jmespath=={jmespath.version}" in message
+    assert f"rm {bad}" in message
+    assert not out.exists()
+    # another version of the same package is ignored: pip cannot choose it
+    bad.rename(arm64_cache / "jmespath-0.0.1-py3-none-any.whl")
+    assert build.verify_cache(arm64_cache, pins) == 0
+
+
+def test_the_lock_must_carry_hashes(tmp_path: Path) -> None:
+    reqs = tmp_path / "requirements.txt"
+    reqs.write_text("pillow==13.0.0\n")
+    with pytest.raises(build.LayerBuildError, match=r"pillow==13\.0\.0 has no --hash=sha256.*make lock"):
+        build.read_lock(reqs)
+    reqs.write_text("pillow>=13\n")
+    with pytest.raises(build.LayerBuildError, match="not a plain name==version line"):
+        build.read_lock(reqs)
+    reqs.write_text("# nothing\n")
+    with pytest.raises(build.LayerBuildError, match="pins nothing"):
+        build.read_lock(reqs)
+    pins = build.read_lock(build.REQUIREMENTS)
+    assert {"pillow", "aws-lambda-powertools", "jmespath", "typing-extensions"} <= set(pins)
+    assert all(pin.hashes for pin in pins.values())
+
+
+def test_the_installed_tree_must_be_exactly_the_lock(tmp_path: Path) -> None:
+    pins = {"pillow": build.LockedPin("pillow", "13.0.0", frozenset({"a" * 64}))}
+    (tmp_path / "pillow-13.0.0.dist-info").mkdir()
+    build.check_installed(tmp_path, pins)
+    (tmp_path / "six-1.17.0.dist-info").mkdir()
+    with pytest.raises(build.LayerBuildError, match=r"not locked: \['six==1\.17\.0'\]; missing: none"):
+        build.check_installed(tmp_path, pins)
