@@ -3,8 +3,10 @@
 ``up`` starts a detached engine process (moto server + the deployed program + the function
 runtime + the API stage server), streams its progress until the deploy finishes, and leaves it
 running; its state is in ``.local/`` (``outputs.json`` = the stack outputs + ``endpoint_url``,
-``state.json`` = pid, endpoint, resources in creation order, ``engine.log``). ``down`` asks it to
-destroy everything in reverse order and stop. Other files in ``.local/`` (the contact sheet) stay.
+``state.json`` = pid, endpoint, resources in creation order, ``engine.log``, ``control-token`` =
+what the control endpoints need; the first three are 0600, in a 0700 directory: see
+``localaws/control.py``). ``down`` asks it to destroy everything in reverse order and stop. Other
+files in ``.local/`` (the contact sheet) stay.
 """
 
 from __future__ import annotations
@@ -19,14 +21,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from localaws import client_args
+from localaws import client_args, control
 
 STATE = "state.json"
 OUTPUTS = "outputs.json"
 LOG = "engine.log"
 READY = "READY"
 FAILED = "FAILED"
-ENGINE_FILES = (STATE, OUTPUTS)
+ENGINE_FILES = (STATE, OUTPUTS, control.TOKEN_FILE)
 
 
 def _forget_engine(state_dir: Path) -> None:
@@ -100,6 +102,8 @@ def serve(args: argparse.Namespace) -> int:
             port=args.port,
             say=say,
             enforce_iam=_iam_setting(),
+            # `up` wrote it; an engine started some other way makes its own
+            control_token=control.read_token(state_dir) or control.new_token(state_dir),
         )
     except (FaultSpecError, ValueError) as e:
         say(f"error: {e}")
@@ -120,9 +124,10 @@ def serve(args: argparse.Namespace) -> int:
         engine.stop()
         say(FAILED)
         return 1
-    (state_dir / OUTPUTS).write_text(json.dumps(outputs, indent=2) + "\n")
+    # both hold the API key (outputs directly, state in the API key resource's attributes)
+    control.write_private(state_dir / OUTPUTS, json.dumps(outputs, indent=2) + "\n")
     state = {"pid": os.getpid(), "port": int(endpoint.rsplit(":", 1)[1]), **engine.state()}
-    (state_dir / STATE).write_text(json.dumps(state, indent=2) + "\n")
+    control.write_private(state_dir / STATE, json.dumps(state, indent=2) + "\n")
     say(f"\nResources: {len(engine.created)} created in {time.monotonic() - t0:.1f} s")
     say("\nOutputs:")
     for key, value in outputs.items():
@@ -201,8 +206,9 @@ def up(args: argparse.Namespace) -> int:
     except (FaultSpecError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    state_dir.mkdir(parents=True, exist_ok=True)
+    control.private_dir(state_dir)
     _forget_engine(state_dir)  # stale files from a killed engine
+    control.new_token(state_dir)  # the control endpoints' token, 0600 (localaws/control.py)
     log = state_dir / LOG
     log.write_bytes(b"")
     t0 = time.monotonic()
@@ -367,9 +373,12 @@ def faults(args: argparse.Namespace) -> int:
 
     url = state["endpoint_url"] + CONTROL_PATH
     data = None if args.spec is None else args.spec.encode()
+    headers = {control.TOKEN_HEADER: control.read_token(Path(args.state_dir).resolve())}
     try:
         with urllib.request.urlopen(
-            urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
+            urllib.request.Request(
+                url, data=data, headers=headers, method="POST" if data is not None else "GET"
+            )
         ) as r:
             print(r.read().decode())
     except urllib.error.HTTPError as e:

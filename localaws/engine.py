@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import runpy
+import secrets
 import sys
 import threading
 import time
@@ -28,7 +29,7 @@ from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
-from localaws import ACCOUNT_ID, access, policy_documents
+from localaws import ACCOUNT_ID, access, control, policy_documents
 from localaws import faults as faults_mod
 from localaws.functions import FunctionError, FunctionRuntime
 from localaws.resources import Context, UnknownInvoke, UnknownResourceType, handler_for
@@ -63,12 +64,15 @@ def cache_moto_lookups() -> None:
 class FaultingMotoServer(ThreadedMotoServer):
     """moto's threaded server with the fault-injection middleware in front of it."""
 
-    def __init__(self, faults: faults_mod.Faults, port: int = 0) -> None:
+    def __init__(self, faults: faults_mod.Faults, token: str, port: int = 0) -> None:
         super().__init__(ip_address="127.0.0.1", port=port, verbose=False)
         self.faults = faults
+        self.token = token
 
     def _server_entry(self) -> None:
-        app = faults_mod.middleware(DomainDispatcherApplication(create_backend_app), self.faults)
+        app = control.host_guard(
+            faults_mod.middleware(DomainDispatcherApplication(create_backend_app), self.faults, self.token)
+        )
         self._server = make_server(
             self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
         )
@@ -162,6 +166,8 @@ class LocalEngine:
     region: str = REGION
     # Check each function's AWS calls against its role's policies (localaws/access.py).
     enforce_iam: bool = True
+    # Needed by the control endpoints (localaws/control.py); "" → a random one nobody knows.
+    control_token: str = ""
 
     def __post_init__(self) -> None:
         self.program_dir = self.program_dir.resolve()
@@ -188,7 +194,9 @@ class LocalEngine:
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log lines in the progress
         cache_moto_lookups()
-        self.server = FaultingMotoServer(self.faults, self.port)
+        self.server = FaultingMotoServer(
+            self.faults, self.control_token or secrets.token_urlsafe(32), self.port
+        )
         self.server.start()
         host, port = self.server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"

@@ -9,7 +9,8 @@ stay reliable. ``handler_crash:1.0`` makes every invocation fail before the hand
 (the way to send events to the dead-letter queue).
 
 The spec can be changed while the stack runs: ``python -m localaws faults <spec>``
-(POST ``/_localaws/faults`` on the local endpoint).
+(POST ``/_localaws/faults`` on the local endpoint, with the header ``X-Localaws-Token`` holding
+the token in ``.local/control-token``: see ``localaws/control.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
+
+from localaws import control
 
 WORKER_APP_ID = "imgpipe-local-worker"
 CONTROL_PATH = "/_localaws/faults"
@@ -163,11 +166,17 @@ def _ddb_error(faults: Faults) -> tuple[str, str, str]:
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-def middleware(app: WSGIApp, faults: Faults) -> WSGIApp:
-    """Wrap moto's WSGI app: the fault control endpoint, and faults for the function's calls."""
+def middleware(app: WSGIApp, faults: Faults, token: str) -> WSGIApp:
+    """Wrap moto's WSGI app: the fault control endpoint (``token`` required), and faults for the
+    function's calls."""
 
     def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == CONTROL_PATH:
+            refused = control.token_refusal(control.wsgi_token(environ), token)
+            if refused is not None:
+                status = "401 Unauthorized" if refused[0] == 401 else "403 Forbidden"
+                start_response(status, [("Content-Type", "application/json")])
+                return [json.dumps({"message": refused[1]}).encode()]
             if environ.get("REQUEST_METHOD") == "POST":
                 size = int(environ.get("CONTENT_LENGTH") or 0)
                 spec = environ["wsgi.input"].read(size).decode()

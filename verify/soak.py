@@ -46,7 +46,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from PIL import Image, ImageDraw
 
-from localaws import client_args
+from localaws import client_args, control
 from localaws.faults import CONTROL_PATH
 from verify.check import http, image_id, plain_item
 from verify.outputs import LOCAL_OUTPUTS, OutputsError, load_local, load_outputs
@@ -591,11 +591,13 @@ def run_soak(
     progress: Callable[[str], None] | None = None,
     settle_pause: float = 1.0,
     faults: str | None = None,
+    control_token: str = "",
 ) -> SoakResult:
     """Upload ``count`` images, wait until they settle, count the outcome; cleans up unless ``keep``.
 
     ``faults`` (local stack only): the fault spec to inject during the run; the stack's previous
-    spec is restored afterwards. None leaves the stack's faults as they are.
+    spec is restored afterwards. None leaves the stack's faults as they are. ``control_token``:
+    the local stack's control token (``.local/control-token``), needed to read or set faults.
     """
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, got {concurrency}")
@@ -606,9 +608,9 @@ def run_soak(
     before: dict[str, Any] = {}
     if endpoint:
         try:
-            before = local_faults(endpoint)
+            before = local_faults(endpoint, token=control_token)
             if faults is not None:
-                local_faults(endpoint, faults)
+                local_faults(endpoint, faults, token=control_token)
         except (OSError, ValueError, OutputsError) as e:
             if faults:
                 raise OutputsError(f"cannot set faults {faults!r} on the local stack: {e}") from e
@@ -617,10 +619,10 @@ def run_soak(
         result = _soak(outputs, count, concurrency, timeout, keep, prefix, say, settle_pause)
     finally:
         if before:
-            after = local_faults(endpoint)
+            after = local_faults(endpoint, token=control_token)
             if faults is not None:
                 previous = before.get("faults", "")
-                local_faults(endpoint, "" if previous == "none" else previous)
+                local_faults(endpoint, "" if previous == "none" else previous, token=control_token)
     if before:
         result.faults = faults if faults is not None else before.get("faults", "")
         result.faults = "" if result.faults == "none" else result.faults
@@ -683,12 +685,14 @@ def injected_during(before: dict[str, int], after: dict[str, int]) -> dict[str, 
     return {kind: n for kind, n in delta.items() if n > 0}
 
 
-def local_faults(endpoint_url: str, spec: str | None = None) -> dict[str, Any]:
-    """The local stack's fault control (``/_localaws/faults``): set ``spec`` when given; returns
-    ``{"faults": "<current spec or none>", "injected": {kind: count}}``."""
+def local_faults(endpoint_url: str, spec: str | None = None, token: str = "") -> dict[str, Any]:
+    """The local stack's fault control (``/_localaws/faults``, needs the stack's control
+    ``token``): set ``spec`` when given; returns ``{"faults": "<current spec or none>",
+    "injected": {kind: count}}``."""
     url = f"{endpoint_url.rstrip('/')}{CONTROL_PATH}"
     data = None if spec is None else spec.encode()
-    status, _, body = http("POST" if spec is not None else "GET", url, data, timeout=10)
+    method = "POST" if spec is not None else "GET"
+    status, _, body = http(method, url, data, timeout=10, headers={control.TOKEN_HEADER: token})
     if status != 200:
         raise OutputsError(f"{url}: HTTP {status}: {body[:300].decode(errors='replace')}")
     return json.loads(body)
@@ -711,7 +715,7 @@ def local_outputs(outputs_path: Path, faults: str, auto_up: bool) -> tuple[dict[
     else:
         try:
             if outputs.get("endpoint_url"):
-                local_faults(outputs["endpoint_url"])
+                local_faults(outputs["endpoint_url"], token=control.read_token(outputs_path.parent))
         except (OSError, ValueError, OutputsError) as e:
             raise OutputsError(
                 f"the local stack in {outputs_path} is not answering at {outputs.get('endpoint_url')} "
@@ -783,6 +787,7 @@ def main(argv: list[str] | None = None) -> int:
             keep=args.keep,
             progress=lambda msg: print(f"soak: {msg}", flush=True),
             faults=faults,
+            control_token="" if args.stack else control.read_token(args.outputs.parent),
         )
     except (OutputsError, ValueError) as e:
         print(f"soak: {e}", file=sys.stderr)

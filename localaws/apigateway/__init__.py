@@ -11,7 +11,8 @@ URL layout: ``<base_url>/<rest_api_id>/<stage_name>/<resource path>``, i.e. the 
 
 Behaviour kept from AWS (so clients see the same answers locally): unknown routes and methods →
 403 ``Missing Authentication Token``; missing/unknown/disabled API key → 403 ``Forbidden``;
-unknown stage → 403 ``Forbidden``; bodies over 10 MiB → 413; non-binary media types are
+unknown stage → 403 ``Forbidden``; bodies over 10 MiB → 413 (from the declared length, or as a
+chunked body passes the limit: never read whole); non-binary media types are
 UTF-8 text (an image sent without a matching ``binaryMediaTypes`` entry is corrupted exactly as
 on AWS); ``$context.responseOverride`` applies; gateway responses can be customised.
 Throttling and quotas are enforced from the deployed definition (see ``limits.Limiter``): the stage's

@@ -56,6 +56,8 @@ class Request:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     source_ip: str = "127.0.0.1"
+    # the body was over MAX_PAYLOAD and was not read (``body`` is then empty)
+    oversized: bool = False
 
     def header(self, name: str, default: str = "") -> str:
         for key, value in self.headers.items():

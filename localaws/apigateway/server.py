@@ -22,7 +22,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from localaws import ACCOUNT_ID, client_args, vtl
+from localaws import ACCOUNT_ID, client_args, control, vtl
 from localaws.apigateway import integrations, limits
 from localaws.apigateway.model import (
     MAX_PAYLOAD,
@@ -175,7 +175,7 @@ class StageServer:
     def _dispatch(
         self, api: ApiDefinition, request: Request, path: str, request_id: str, context: dict[str, Any]
     ) -> Response:
-        if len(request.body) > MAX_PAYLOAD:
+        if request.oversized or len(request.body) > MAX_PAYLOAD:
             raise GatewayError("REQUEST_TOO_LARGE")
         found = match_resource(api.resources, path)
         if found is None:
@@ -316,33 +316,65 @@ class _Handler(BaseHTTPRequestHandler):
     stage_server: StageServer
     protocol_version = "HTTP/1.1"
 
-    def _read_body(self) -> bytes:
+    def _read_body(self) -> tuple[bytes, bool]:
+        """(body, oversized): a body over API Gateway's limit is not read (nor held in memory);
+        the connection is then closed after the 413, as the rest of it is still unread."""
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks = []
+            chunks: list[bytes] = []
+            total = 0
             while True:
                 size = int(self.rfile.readline().strip().split(b";")[0] or b"0", 16)
                 if size == 0:
                     self.rfile.readline()
                     break
+                total += size
+                if total > MAX_PAYLOAD:
+                    self.close_connection = True
+                    return b"", True
                 chunks.append(self.rfile.read(size))
                 self.rfile.readline()
-            return b"".join(chunks)
+            return b"".join(chunks), False
         length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
+        if length > MAX_PAYLOAD:
+            self.close_connection = True
+            return b"", True
+        return (self.rfile.read(length) if length > 0 else b""), False
+
+    def _refuse(self, status: int, message: str) -> None:
+        body = json.dumps({"message": message}).encode()
+        self.close_connection = True
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
 
     def _handle(self) -> None:
         started = time.monotonic()
+        port = self.server.server_address[1]
+        if not control.host_allowed(self.headers.get("Host"), port):
+            self._refuse(403, control.host_refusal_message(self.headers.get("Host"), port))
+            return
         url = urlsplit(self.path)
+        try:
+            body, oversized = self._read_body()
+        except ValueError:
+            self._refuse(400, "malformed Content-Length or chunked body")
+            return
         request = Request(
             method=self.command,
             path=url.path,
             query=parse_qsl(url.query, keep_blank_values=True),
             headers={k: v for k, v in self.headers.items()},
-            body=self._read_body(),
+            body=body,
             source_ip=self.client_address[0],
+            oversized=oversized,
         )
         response = self.stage_server.dispatch(request)
         self.send_response(response.status)
+        if self.close_connection:
+            self.send_header("Connection", "close")
         for name, value in response.headers.items():
             if name.lower() not in ("content-length", "connection", "transfer-encoding"):
                 self.send_header(name, value)

@@ -223,3 +223,34 @@ def test_bad_settings_are_refused_before_starting(tmp_path: Path, env: dict[str,
     assert up.returncode == 1
     assert message in up.stderr
     assert not (tmp_path / "engine.log").exists()
+
+
+def test_state_is_private_and_the_control_endpoint_needs_the_token(
+    mini_stack: tuple[dict[str, Any], Path],
+) -> None:
+    """`up` wrote the token 0600; files holding the API key are 0600 in a 0700 dir; the fault
+    control refuses calls without the token (401) or with another (403), and other Host names."""
+    import stat
+    import urllib.error
+    import urllib.request
+
+    from localaws import control
+    from localaws.faults import CONTROL_PATH
+
+    outputs, state_dir = mini_stack
+    assert stat.S_IMODE(state_dir.stat().st_mode) == 0o700
+    for name in ("outputs.json", "state.json", control.TOKEN_FILE):
+        assert stat.S_IMODE((state_dir / name).stat().st_mode) == 0o600, name
+    url = outputs["endpoint_url"] + CONTROL_PATH
+    port = outputs["endpoint_url"].rsplit(":", 1)[1]
+    for headers, status in (
+        ({}, 401),
+        ({control.TOKEN_HEADER: "not-the-token"}, 403),
+        ({control.TOKEN_HEADER: control.read_token(state_dir), "Host": f"rebound.example:{port}"}, 403),
+    ):
+        request = urllib.request.Request(url, data=b"handler_crash:1", headers=headers, method="POST")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == status, headers
+    status = json.loads(localaws(state_dir, "faults").stdout)
+    assert status["faults"] == "none"  # none of the refused calls changed anything

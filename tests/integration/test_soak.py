@@ -4,10 +4,12 @@ handler's S3 and DynamoDB writes: nothing may be lost or duplicated, bad inputs 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from localaws import control
 from tests.integration.conftest import stack_client
 from verify.check import image_id
 from verify.soak import dlq_sources, local_faults, run_soak
@@ -15,10 +17,18 @@ from verify.soak import dlq_sources, local_faults, run_soak
 pytestmark = pytest.mark.integration
 
 
-def test_soak_with_faults_loses_and_duplicates_nothing(local_stack: dict[str, Any]) -> None:
-    before = local_faults(local_stack["endpoint_url"])["faults"]
+def test_soak_with_faults_loses_and_duplicates_nothing(local_stack_run: tuple[dict[str, Any], Path]) -> None:
+    local_stack, state_dir = local_stack_run
+    token = control.read_token(state_dir)
+    before = local_faults(local_stack["endpoint_url"], token=token)["faults"]
     result = run_soak(
-        local_stack, count=20, concurrency=8, timeout=180, faults="s3_put:0.15,ddb_put:0.15", settle_pause=0.5
+        local_stack,
+        count=20,
+        concurrency=8,
+        timeout=180,
+        faults="s3_put:0.15,ddb_put:0.15",
+        settle_pause=0.5,
+        control_token=token,
     )
     table = result.table()
     assert (result.sent, result.upload_errors) == (20, 0), table
@@ -30,11 +40,14 @@ def test_soak_with_faults_loses_and_duplicates_nothing(local_stack: dict[str, An
     # The faults really were injected (≈20 invocations × several writes at 15%) ...
     assert sum(result.faults_injected.values()) > 0, table
     # ... and the stack's own fault setting is back as it was.
-    assert local_faults(local_stack["endpoint_url"])["faults"] == before
+    assert local_faults(local_stack["endpoint_url"], token=token)["faults"] == before
     assert result.line().startswith("soak: sent=20 ")
 
 
-def test_soak_counts_dlq_events_when_the_function_always_fails(local_stack: dict[str, Any]) -> None:
+def test_soak_counts_dlq_events_when_the_function_always_fails(
+    local_stack_run: tuple[dict[str, Any], Path],
+) -> None:
+    local_stack, state_dir = local_stack_run
     prefix = "soak/dlq-test"
     result = run_soak(
         local_stack,
@@ -44,6 +57,7 @@ def test_soak_counts_dlq_events_when_the_function_always_fails(local_stack: dict
         faults="handler_crash:1.0",
         prefix=prefix,
         settle_pause=0.2,
+        control_token=control.read_token(state_dir),
     )
     sqs, s3 = stack_client(local_stack, "sqs"), stack_client(local_stack, "s3")
     try:
