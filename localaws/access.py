@@ -15,7 +15,8 @@ moto 5.2.5 evaluates the assumed role's inline and attached policies (Allow/Deny
 services, which matches only ``Resource: "*"`` statements; this module supplies the table /
 index / key ARN from the request instead, so least-privilege policies work. Condition keys
 are not evaluated (moto supports ``StringEquals`` on request parameters only). Presigned URLs
-(signature in the query string) are not checked. These are moto private names: moto is pinned.
+(signature in the query string) are not checked. The hook replaces a moto private name (through
+``localaws.moto_patches``, which lists it): moto is pinned.
 """
 
 from __future__ import annotations
@@ -25,10 +26,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from moto.core import authorization
 from moto.core.exceptions import AccessDeniedError, JsonRESTError
 
-from localaws import ACCOUNT_ID, client_args
+from localaws import ACCOUNT_ID, client_args, moto_patches
 
 # Services whose request names a resource in the JSON body (moto passes "*" for them).
 _JSON_SERVICES = {"dynamodb", "kms"}
@@ -138,7 +138,6 @@ def install(enforcer: Enforcer) -> None:
         _installed = enforcer
         return
     _installed = enforcer
-    cls = authorization.ActionAuthenticatorMixin
 
     def authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
         if iam_request_cls.__name__ == "S3IAMRequest":
@@ -172,7 +171,7 @@ def install(enforcer: Enforcer) -> None:
             active.count_denied(key, f"{service}:{self._get_action()}", ", ".join(targets))
             raise
 
-    cls._authenticate_and_authorize_action = authorize  # type: ignore[method-assign]
+    moto_patches.replace_authorizer(authorize)
 
 
 MAX_KEY_BYTES = 1024
@@ -225,15 +224,10 @@ def _missing_object_needs_list_bucket(response: Any, iam_request_cls: type, reso
     bucket, sep, key = resource.removeprefix("arn:aws:s3:::").partition("/")
     if action not in ("GetObject", "GetObjectVersion") or not sep or not key:
         return
-    from moto.s3.models import FakeKey, s3_backends
-
-    backend = s3_backends[response.current_account]["aws"]
     version_id = (getattr(response, "querystring", None) or {}).get("versionId", [None])[0]
     try:
-        found = backend.get_object(bucket, key, version_id=version_id, return_delete_marker=True)
+        exists = moto_patches.s3_object_exists(response.current_account, bucket, key, version_id)
     except Exception:  # no such bucket: S3's own error applies
         return
-    # a named version that is a delete marker exists (S3 answers 405 for it, not 404)
-    exists = found is not None if version_id else isinstance(found, FakeKey)
     if not exists:
         _request(response, iam_request_cls, "ListBucket").check_action_permitted(f"arn:aws:s3:::{bucket}")

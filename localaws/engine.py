@@ -2,13 +2,16 @@
 
 ``new_resource`` creates every resource the program declares in the moto server through boto3
 (one handler per type in ``localaws/resources``), in the dependency order Pulumi resolves, and
-returns the real ids and attributes; ``destroy`` deletes them in reverse. Unknown resource types
-stop the deploy with an error naming the type.
+returns the real ids and attributes; ``destroy`` deletes them in reverse; ``call`` answers the
+provider functions (``localaws/resources/invokes.py``). Unknown resource types and provider
+functions stop the deploy with an error naming them.
+
+The engine creates and deletes, but never updates: there is no previous state to diff against
+(each ``up`` deploys a fresh stack; change the program, then ``make down`` and ``make up``).
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
@@ -25,11 +28,8 @@ from typing import Any
 
 import pulumi
 import yaml
-from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from werkzeug.serving import make_server
 
-from localaws import ACCOUNT_ID, access, control, policy_documents
+from localaws import access, control, moto_patches, resources
 from localaws import faults as faults_mod
 from localaws.functions import FunctionError, FunctionRuntime
 from localaws.resources import Context, UnknownInvoke, UnknownResourceType, handler_for
@@ -41,43 +41,6 @@ LOCAL_OVERRIDES = {"imgpipe:forceDestroy": "true", "imgpipe:protect": "false"}
 
 class DeployError(Exception):
     """The program could not be deployed locally; the message says why."""
-
-
-def cache_moto_lookups() -> None:
-    """Two directory scans moto 5.2.5 repeats (CPU the whole engine shares under one GIL):
-
-    - a new botocore loader for every service/error model it loads, each rescanning botocore's
-      ~400 service directories (~0.3 s): share one, as a boto3 session does;
-    - ``list_of_moto_modules()`` lists moto's package directory on every request whose host
-      names no service: list it once.
-    """
-    from moto import backends
-    from moto.core import utils as moto_utils
-
-    if not hasattr(moto_utils.create_loader, "cache_info"):
-        moto_utils.create_loader = functools.cache(moto_utils.create_loader)
-    if not hasattr(backends.list_of_moto_modules, "cache_info"):
-        scan = backends.list_of_moto_modules
-        backends.list_of_moto_modules = functools.cache(lambda: tuple(scan()))  # type: ignore[assignment]
-
-
-class FaultingMotoServer(ThreadedMotoServer):
-    """moto's threaded server with the fault-injection middleware in front of it."""
-
-    def __init__(self, faults: faults_mod.Faults, token: str, port: int = 0) -> None:
-        super().__init__(ip_address="127.0.0.1", port=port, verbose=False)
-        self.faults = faults
-        self.token = token
-
-    def _server_entry(self) -> None:
-        app = control.host_guard(
-            faults_mod.middleware(DomainDispatcherApplication(create_backend_app), self.faults, self.token)
-        )
-        self._server = make_server(
-            self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
-        )
-        self._server_ready_event.set()
-        self._server.serve_forever()
 
 
 @dataclass
@@ -148,12 +111,6 @@ class LocalMocks(pulumi.runtime.Mocks):
         return self.engine.answer(args.token, dict(args.args)), []
 
 
-def policy_document(args: dict[str, Any]) -> dict[str, Any]:
-    """``aws.iam.get_policy_document``'s outputs, as the provider returns them."""
-    text = policy_documents.render(args)
-    return {"json": text, "minifiedJson": policy_documents.minified(text), "id": str(abs(hash(text)))}
-
-
 @dataclass
 class LocalEngine:
     program_dir: Path
@@ -180,7 +137,7 @@ class LocalEngine:
         self._inflight_lock = threading.Lock()
         self._inflight = 0
         self._last_activity = 0.0
-        self.server: FaultingMotoServer | None = None
+        self.server: moto_patches.MotoServer | None = None
         self.runtime: FunctionRuntime | None = None
         self.stage_server: Any = None
         self.endpoint_url = ""
@@ -193,9 +150,10 @@ class LocalEngine:
         from localaws.apigateway import StageServer
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log lines in the progress
-        cache_moto_lookups()
-        self.server = FaultingMotoServer(
-            self.faults, self.control_token or secrets.token_urlsafe(32), self.port
+        moto_patches.cache_lookups()
+        faults, token = self.faults, self.control_token or secrets.token_urlsafe(32)
+        self.server = moto_patches.MotoServer(
+            lambda app: control.host_guard(faults_mod.middleware(app, faults, token)), self.port
         )
         self.server.start()
         host, port = self.server.get_host_and_port()
@@ -277,35 +235,11 @@ class LocalEngine:
         return rid, state
 
     def answer(self, token: str, args: dict[str, Any]) -> dict[str, Any]:
-        account = self.ctx.account_id if self.ctx else ACCOUNT_ID
-        if token == "aws:iam/getPolicyDocument:getPolicyDocument":
-            return policy_document(args)
-        if token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {
-                "accountId": account,
-                "arn": f"arn:aws:iam::{account}:user/local",
-                "userId": "LOCAL",
-                "id": account,
-            }
-        if token == "aws:index/getRegion:getRegion":
-            return {
-                "name": self.region,
-                "region": self.region,
-                "id": self.region,
-                "description": "local",
-                "endpoint": f"ec2.{self.region}.amazonaws.com",
-            }
-        if token == "aws:index/getPartition:getPartition":
-            return {
-                "partition": "aws",
-                "dnsSuffix": "amazonaws.com",
-                "id": "aws",
-                "reverseDnsPrefix": "com.amazonaws",
-            }
-        raise UnknownInvoke(
-            f"the local engine does not answer the provider function {token!r}; "
-            "add it to LocalEngine.answer in localaws/engine.py"
+        """A provider function's outputs (``localaws/resources/invokes.py``)."""
+        ctx = self.ctx or Context(
+            endpoint_url=self.endpoint_url, region=self.region, program_dir=self.program_dir
         )
+        return resources.answer(ctx, token, args)
 
     # --- deploy / destroy -----------------------------------------------------------------
 
@@ -409,4 +343,4 @@ class LocalEngine:
         }
 
 
-__all__ = ["DeployError", "FunctionError", "LocalEngine", "load_config", "policy_document"]
+__all__ = ["DeployError", "FunctionError", "LocalEngine", "load_config"]

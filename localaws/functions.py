@@ -1,7 +1,7 @@
 """Run Lambda functions locally: the real handler from the deployed archive, in warm workers.
 
 moto's Lambda needs Docker to run code; this module replaces its invocation (moto 5.2.5
-private names, pinned in requirements-dev.txt):
+private names, pinned in requirements-dev.txt, replaced through ``localaws.moto_patches``):
 
 - S3 → Lambda notifications are **asynchronous** (as on AWS): the S3 PUT returns at once and
   the event goes to a queue; the function's retry policy (``FunctionEventInvokeConfig``
@@ -168,9 +168,9 @@ class FunctionRuntime:
     # --- functions ------------------------------------------------------------------------
 
     def _backend_function(self, name_or_arn: str) -> Any:
-        from moto.awslambda.utils import get_backend
+        from localaws import moto_patches
 
-        return get_backend(ACCOUNT_ID, self.region).get_function(name_or_arn)
+        return moto_patches.lambda_function(ACCOUNT_ID, self.region, name_or_arn)
 
     def function(self, name_or_arn: str) -> Function:
         """The function, loaded (code extracted) on first use and after it changes."""
@@ -488,57 +488,6 @@ class FunctionRuntime:
 
     def install(self) -> None:
         """Route moto's Lambda invocations and S3 notifications to this runtime."""
-        from moto.awslambda import models as lambda_models
-        from moto.s3 import notifications
+        from localaws import moto_patches
 
-        runtime = self
-        original_event = notifications._get_s3_event
-
-        def get_s3_event(event_name: str, bucket: Any, key: Any, notification_id: str) -> dict[str, Any]:
-            body = original_event(event_name, bucket, key, notification_id)
-            obj = body["Records"][0]["s3"]["object"]
-            version = getattr(key, "version_id", None)
-            if version and version != "null" and getattr(bucket, "is_versioned", False):
-                obj["versionId"] = version
-            obj["sequencer"] = runtime.next_sequencer()
-            return body
-
-        def invoke_awslambda(account_id: str, event_body: Any, fn_arn: str, region_name: str) -> None:
-            runtime.invoke_async(fn_arn, event_body)
-
-        def backend_invoke(
-            backend: Any,
-            function_name: str,
-            qualifier: str | None,
-            body: Any,
-            headers: Any,
-            response_headers: Any,
-        ) -> bytes:
-            fn = backend.get_function(function_name, qualifier)  # raises moto's not-found error
-            kind = (
-                (headers.get("X-Amz-Invocation-Type") or "RequestResponse") if headers else "RequestResponse"
-            )
-            event = json.loads(body) if body else {}
-            if kind == "DryRun":
-                return b""
-            if kind == "Event":
-                runtime.invoke_async(fn.function_arn, event)
-                return b""
-            try:
-                result = runtime.invoke(fn.function_arn, event)
-            except FunctionError as e:
-                response_headers["x-amz-function-error"] = "Unhandled"
-                return json.dumps(e.error).encode()
-            return json.dumps(result).encode()
-
-        def invoke_lambda(fn: Any, event: Any = None) -> tuple[str, bool, str]:
-            # Any other moto path (e.g. event source mappings): synchronous, moto's return shape.
-            try:
-                return json.dumps(runtime.invoke(fn.function_arn, event or {})), False, ""
-            except FunctionError as e:
-                return json.dumps(e.error), True, str(e)
-
-        notifications._get_s3_event = get_s3_event
-        notifications._invoke_awslambda = invoke_awslambda
-        lambda_models.LambdaBackend.invoke = backend_invoke
-        lambda_models.LambdaFunction._invoke_lambda = invoke_lambda
+        moto_patches.route_lambda(self)

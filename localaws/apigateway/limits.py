@@ -156,14 +156,9 @@ def access_key_exists(iam: Any, access_key_id: str) -> bool:
         if e.response.get("Error", {}).get("Code") != "NoSuchEntity":
             raise
     # STS keys live only in moto's STS backend (no API lists them)
-    from moto.sts.models import sts_backends
+    from localaws import moto_patches
 
-    return any(
-        role.access_key_id == access_key_id
-        for account in list(sts_backends.values())
-        for backend in list(account.values())
-        for role in list(backend.assumed_roles)
-    )
+    return moto_patches.sts_access_key_exists(access_key_id)
 
 
 def enforce_limits(

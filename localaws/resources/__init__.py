@@ -1,9 +1,16 @@
-"""Create and delete each Pulumi resource type in the local AWS (moto) through boto3.
+"""Create and delete each Pulumi resource type in the local AWS (moto) through boto3, and answer
+the provider functions (``invoke``s) the program calls.
 
-One module per AWS service family. Each handler turns the resource's Pulumi inputs (camelCase
-wire names, numbers as floats, as the mocks see them) into the AWS API calls the real provider
-makes, and returns the physical id plus the computed outputs (ARNs, names, URLs) in camelCase.
-A type without a handler is an error naming the type: the local stack never skips a resource.
+Resources are created and deleted, never updated: every ``make up`` deploys a fresh stack
+and ``make down`` deletes it, so there is no update path to emulate (a changed program is
+deployed by ``down`` then ``up``).
+
+One module per AWS service family; each handler, behind ``@register(token)``, turns the
+resource's Pulumi inputs (camelCase wire names, numbers as floats, as the mocks see them) into
+the AWS API calls the real provider makes, and returns the physical id plus the computed outputs
+(ARNs, names, URLs) in camelCase. A type without a handler is an error naming the type: the
+local stack never skips a resource. Provider functions are answered by ``invokes.py``, each
+behind ``@register_invoke(token)``.
 """
 
 from __future__ import annotations
@@ -38,12 +45,20 @@ class UnknownResourceType(Exception):
 class UnknownInvoke(Exception):
     """The program calls a provider function the local engine does not answer."""
 
+    def __init__(self, token: str) -> None:
+        super().__init__(
+            f"the local engine does not answer the provider function {token!r}. Add an answer"
+            " for it with @register_invoke in localaws/resources/invokes.py"
+            f" (answered: {', '.join(sorted(INVOKES))})"
+        )
+        self.token = token
+
 
 @dataclass
 class Context:
     """What a resource handler needs: boto3 clients on the local endpoint plus engine callbacks."""
 
-    endpoint_url: str
+    endpoint_url: str | None  # None: boto3's default endpoints (inside moto's mock_aws, in tests)
     region: str
     program_dir: Path
     say: Callable[[str], None] = print
@@ -84,6 +99,8 @@ REGISTRY: dict[str, Handler] = {}
 
 
 def register(token: str) -> Callable[[type], type]:
+    """Class decorator: the handler (an instance of the class) for resource type ``token``."""
+
     def deco(cls: type) -> type:
         REGISTRY[token] = cls()
         return cls
@@ -99,6 +116,32 @@ def handler_for(token: str, name: str) -> Handler:
         raise UnknownResourceType(token, name) from None
 
 
+# A provider function's answer: its outputs (camelCase wire names) for the given arguments.
+Invoke = Callable[[Context, dict[str, Any]], dict[str, Any]]
+
+INVOKES: dict[str, Invoke] = {}
+
+
+def register_invoke(token: str) -> Callable[[Invoke], Invoke]:
+    """Function decorator: the answer to the provider function ``token``."""
+
+    def deco(fn: Invoke) -> Invoke:
+        INVOKES[token] = fn
+        return fn
+
+    return deco
+
+
+def answer(ctx: Context, token: str, args: dict[str, Any]) -> dict[str, Any]:
+    """The provider function ``token``'s outputs, as the provider would return them."""
+    _load_all()
+    try:
+        fn = INVOKES[token]
+    except KeyError:
+        raise UnknownInvoke(token) from None
+    return fn(ctx, args)
+
+
 def _load_all() -> None:
     # Imported for their @register side effect.
     from localaws.resources import (  # noqa: F401
@@ -106,6 +149,7 @@ def _load_all() -> None:
         cloudwatch,
         dynamodb,
         iam,
+        invokes,
         kms,
         lambda_,
         random_id,

@@ -14,8 +14,9 @@ what the engine would actually get, not on the program's source.
 
 The mock answers like AWS: ARNs in each service's format, S3 bucket ids = names, SQS ids =
 queue URLs, Pulumi-style autonames (``<name>-<7 hex>``), RandomId hex/b64, API Gateway invoke
-URLs; ``getPolicyDocument`` renders the JSON the provider would (single values as strings,
-``Principal: "*"``). Values are derived from hashes of the resource name, so runs are stable.
+URLs. Values are derived from hashes of the resource name, so runs are stable. Provider
+functions (``getPolicyDocument``, ``getCallerIdentity``, ``getRegion``, ``getPartition``) are
+answered by the local engine's registry (``localaws/resources/invokes.py``).
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ from pulumi.runtime import rpc
 from pulumi.runtime.stack import run_in_stack
 from pulumi.runtime.sync_await import _sync_await
 
-from localaws import policy_documents
+from localaws import resources
+from localaws.resources import Context
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "imgpipe"
@@ -339,35 +341,9 @@ class ImgpipeMocks(pulumi.runtime.Mocks):
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
         with self._lock:
             self.calls.append((args.token, dict(args.args)))
-        if args.token == "aws:iam/getPolicyDocument:getPolicyDocument":
-            document = policy_documents.render(args.args)
-            minified = policy_documents.minified(document)
-            return {"json": document, "minifiedJson": minified, "id": _digest(document, length=10)}
-        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {
-                "accountId": self.account,
-                "arn": f"arn:aws:iam::{self.account}:user/ci",
-                "userId": "AIDA" + _digest("user", length=17).upper(),
-                "id": self.account,
-            }
-        if args.token == "aws:index/getRegion:getRegion":
-            return {
-                "name": self.region,
-                "region": self.region,
-                "id": self.region,
-                "endpoint": f"ec2.{self.region}.amazonaws.com",
-                "description": self.region,
-            }
-        if args.token == "aws:index/getPartition:getPartition":
-            return {
-                "partition": "aws",
-                "dnsSuffix": "amazonaws.com",
-                "reverseDnsPrefix": "com.amazonaws",
-                "id": "aws",
-            }
-        raise NotImplementedError(
-            f"the imgpipe mocks do not answer invoke {args.token}: add it to tests/unit/mocks.py"
-        )
+        # the local engine's answers (one source for every stand-in of the provider)
+        where = Context(endpoint_url=None, region=self.region, program_dir=ROOT, account_id=self.account)
+        return resources.answer(where, args.token, dict(args.args))
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):

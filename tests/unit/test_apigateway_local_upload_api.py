@@ -1,5 +1,5 @@
-"""UploadApi as deployed: the component runs under Pulumi mocks whose resources are created in moto by
-the local engine's handlers (``localaws.resources``), then ``StageServer`` serves that definition and
+"""UploadApi as deployed: the component runs under the local engine's Pulumi mocks, whose resources
+are created in moto by its handlers (``localaws.resources``), then ``StageServer`` serves that definition and
 runs the real ``function.api.handler`` for Lambda routes. Every route and status code, end to end.
 """
 
@@ -26,8 +26,8 @@ from PIL import Image
 
 from components.upload_api import UploadApi, UploadApiArgs
 from localaws.apigateway import Request, Response, StageServer
-from localaws.engine import policy_document
-from localaws.resources import Context, handler_for
+from localaws.engine import LocalEngine, LocalMocks
+from localaws.resources import Context
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
@@ -35,32 +35,6 @@ ROOT = Path(__file__).resolve().parents[2]
 UPLOADS, PROCESSED, TABLE = "up-b", "proc-b", "meta-t"
 IMAGE_ID = "0123456789abcdef"
 SOURCE_KEY = "photos/it's a cat.jpg"
-
-
-class LocalMocks(pulumi.runtime.Mocks):
-    """Creates each resource in moto through the local engine's handler for its type."""
-
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
-        self.lock = threading.Lock()
-        self.created: dict[str, dict[str, Any]] = {}
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
-        if args.typ.startswith("imgpipe:"):  # a component: nothing to create
-            return args.name, {}
-        rid, state = handler_for(args.typ, args.name).create(self.ctx, args.name, dict(args.inputs))
-        with self.lock:
-            self.created[args.name] = {"type": args.typ, "id": rid, **state}
-        return rid, state
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
-        if args.token == "aws:iam/getPolicyDocument:getPolicyDocument":
-            return policy_document(dict(args.args))  # rendered as the local engine renders it
-        if args.token == "aws:index/getRegion:getRegion":
-            return {"region": REGION, "name": REGION, "id": REGION}
-        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/t", "userId": "u"}
-        raise AssertionError(f"unexpected invoke {args.token}")
 
 
 def _jpeg(size: tuple[int, int] = (300, 200)) -> bytes:
@@ -229,7 +203,11 @@ def _invoker(invocations: list[str]) -> Any:
 def deploy(layer_arn: str, name: str = "api", **overrides: Any) -> Deployed:
     """Deploy an UploadApi named ``name`` into the current moto session (data stores exist)."""
     overrides.setdefault("layer_arn", layer_arn)
-    mocks = LocalMocks(Context(endpoint_url=None, region=REGION, program_dir=ROOT, say=lambda _: None))  # type: ignore[arg-type]
+    # the local engine's own mocks, on moto's in-process mock_aws (the test's session) instead of
+    # its server: the same resource handlers and provider-function answers as `make up`
+    engine = LocalEngine(ROOT, ROOT / ".local", say=lambda _: None, region=REGION)
+    engine.ctx = Context(endpoint_url=None, region=REGION, program_dir=ROOT, say=lambda _: None)
+    mocks = LocalMocks(engine)
     pulumi.runtime.set_mocks(mocks, project="imgpipe", stack="dev", preview=False)
     out: dict[str, Any] = {}
 
