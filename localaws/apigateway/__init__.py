@@ -21,12 +21,15 @@ token bucket and per-method throttle per key, then the DAY/WEEK/MONTH quota per 
 ``Too Many Requests`` (``THROTTLED``) or ``Limit Exceeded`` (``QUOTA_EXCEEDED``). ``AWS_IAM``
 methods need a SigV4 ``Authorization`` header whose access key exists locally (see
 ``limits.check_sigv4`` for what is and is not checked).
-Not emulated: the SigV4 signature itself, caching, authorizers, HTTP/VPC-link integrations,
-account-level throttling, quota ``offset``.
+Lambda authorizers (``TOKEN``/``REQUEST``) run as on AWS, with their result cache and
+``$context.authorizer`` (see ``authorizers``). Not emulated: the SigV4 signature itself, response
+caching, Cognito authorizers, HTTP/VPC-link integrations, account-level throttling, quota
+``offset``.
 
 Modules: ``model`` (requests, responses, the deployed definition, routing), ``limits`` (API
-keys, SigV4, throttling and quotas), ``integrations`` (mapping templates and the S3, DynamoDB,
-Lambda and MOCK backends), ``server`` (dispatch, validation, gateway responses, HTTP).
+keys, SigV4, throttling and quotas), ``authorizers`` (Lambda authorizers), ``integrations``
+(mapping templates and the S3, DynamoDB, Lambda and MOCK backends), ``server`` (dispatch,
+validation, gateway responses, HTTP).
 """
 
 from localaws.apigateway.model import (

@@ -43,6 +43,14 @@ GATEWAY_RESPONSES: dict[str, tuple[int, str, str]] = {
     "QUOTA_EXCEEDED": (429, "Limit Exceeded", "LimitExceededException"),
     "API_CONFIGURATION_ERROR": (500, "Internal server error", "InternalServerErrorException"),
     "INTEGRATION_FAILURE": (502, "Internal server error", "InternalServerErrorException"),
+    "UNAUTHORIZED": (401, "Unauthorized", "UnauthorizedException"),
+    "AUTHORIZER_CONFIGURATION_ERROR": (500, "Internal server error", "AuthorizerConfigurationException"),
+    "AUTHORIZER_FAILURE": (500, "Internal server error", "AuthorizerFailureException"),
+}
+# Answers API Gateway gives that no gateway response can customise.
+FIXED_RESPONSES: dict[str, tuple[int, str, str]] = {
+    # an authorization-enabled method ARN over 1,600 bytes (a long path), before any authorizer
+    "REQUEST_URI_TOO_LONG": (414, "Request-URI Too Long", "RequestURITooLongException"),
 }
 
 
@@ -97,13 +105,15 @@ class ApiDefinition:
     gateway_responses: dict[str, dict[str, Any]]
     # the stage's methodSettings ("*/*", "~1images~1{image_id}/GET"), refreshed on every request
     method_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Lambda authorizers by id (methods with authorizationType CUSTOM name one)
+    authorizers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class GatewayError(Exception):
     """An answer API Gateway produces itself (not the integration's)."""
 
     def __init__(self, response_type: str, message: str | None = None, error_type: str | None = None) -> None:
-        status, default, default_error_type = GATEWAY_RESPONSES[response_type]
+        status, default, default_error_type = {**GATEWAY_RESPONSES, **FIXED_RESPONSES}[response_type]
         super().__init__(message or default)
         self.response_type = response_type
         self.status = status
@@ -205,6 +215,7 @@ def load_definition(apigw: Any, api_id: str, stage: str, stage_info: dict[str, A
         }
     except ClientError:
         gateway_responses = {}
+    authorizers = {a["id"]: a for a in apigw.get_authorizers(restApiId=api_id).get("items", [])}
     return ApiDefinition(
         api_id=api_id,
         stage=stage,
@@ -216,4 +227,5 @@ def load_definition(apigw: Any, api_id: str, stage: str, stage_info: dict[str, A
         models=models,
         gateway_responses=gateway_responses,
         method_settings=dict(stage_info.get("methodSettings") or {}),
+        authorizers=authorizers,
     )

@@ -23,8 +23,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from localaws import ACCOUNT_ID, client_args, control, vtl
-from localaws.apigateway import integrations, limits
+from localaws.apigateway import authorizers, integrations, limits
 from localaws.apigateway.model import (
+    FIXED_RESPONSES,
     MAX_PAYLOAD,
     ApiDefinition,
     GatewayError,
@@ -61,6 +62,7 @@ class StageServer:
         self.region = region
         self.invoke_lambda = invoke_lambda
         self.limiter = limits.Limiter(clock)
+        self.authorizers = authorizers.Authorizers(self._invoke, region, clock)
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._definitions: dict[tuple[str, str, str], ApiDefinition] = {}
@@ -214,6 +216,16 @@ class StageServer:
 
         if method.get("authorizationType") == "AWS_IAM":
             self.check_sigv4(request)
+        elif method.get("authorizationType") == "CUSTOM":
+            # before the API key, as on AWS (an authorizer can be the key's source)
+            authorizer = api.authorizers.get(method.get("authorizerId") or "")
+            if authorizer is None:
+                raise RuntimeError(
+                    f"{request.method} {resource.path}: authorizer {method.get('authorizerId')!r} not found"
+                )
+            self.authorizers.authorize(
+                authorizer, api.api_id, api.stage, request, path, path_params, context, api.stage_variables
+            )
         plan_key = None
         if method.get("apiKeyRequired"):
             plan_key = self.usage_plan_key(api.api_id, api.stage, api_key)
@@ -289,7 +301,7 @@ class StageServer:
         self, api: ApiDefinition | None, error: GatewayError, request_id: str, context: dict[str, Any]
     ) -> Response:
         custom: dict[str, Any] = {}
-        if api is not None:
+        if api is not None and error.response_type not in FIXED_RESPONSES:
             family = "DEFAULT_4XX" if error.status < 500 else "DEFAULT_5XX"
             custom = api.gateway_responses.get(error.response_type) or api.gateway_responses.get(family) or {}
         status = int(custom.get("statusCode") or error.status)

@@ -229,6 +229,39 @@ class RequestValidator:
         )
 
 
+@register("aws:apigateway/authorizer:Authorizer")
+class Authorizer:
+    """A Lambda (TOKEN/REQUEST) authorizer; the stage server runs it (localaws/apigateway/authorizers.py)."""
+
+    def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        api = _api(inputs)
+        out = ctx.client("apigateway").create_authorizer(
+            **prune(
+                {
+                    "restApiId": api,
+                    "name": inputs.get("name") or name,
+                    "type": inputs.get("type") or "TOKEN",
+                    "authorizerUri": inputs.get("authorizerUri"),
+                    "authorizerCredentials": inputs.get("authorizerCredentials"),
+                    "identitySource": inputs.get("identitySource") or None,
+                    "identityValidationExpression": inputs.get("identityValidationExpression"),
+                    "providerARNs": inputs.get("providerArns"),
+                    # Pulumi's (and AWS's) default when unset: 300 s
+                    "authorizerResultTtlInSeconds": as_int(inputs.get("authorizerResultTtlInSeconds", 300)),
+                }
+            )
+        )
+        return out["id"], {
+            **inputs,
+            "arn": f"arn:aws:apigateway:{ctx.region}::/restapis/{api}/authorizers/{out['id']}",
+        }
+
+    def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
+        ignore_missing(
+            lambda: ctx.client("apigateway").delete_authorizer(restApiId=_api(state), authorizerId=rid)
+        )
+
+
 @register("aws:apigateway/model:Model")
 class Model:
     def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
