@@ -4,6 +4,8 @@ Reads the stack config once, composes the components, exports the output contrac
 else lives here: each resource family is a component in ``components/``.
 """
 
+from urllib.parse import urlsplit
+
 import pulumi
 import pulumi_aws as aws
 
@@ -11,7 +13,7 @@ from components import config as stack_config
 from components.image_processor import ImageProcessor, ImageProcessorArgs, function_code
 from components.metadata_table import MetadataTable, MetadataTableArgs
 from components.monitoring import Monitoring, MonitoringArgs
-from components.secure_bucket import SecureBucket, SecureBucketArgs
+from components.secure_bucket import SecureBucket, SecureBucketArgs, browser_origins
 from components.upload_api import UploadApi, UploadApiArgs
 
 cfg = stack_config.load()
@@ -72,6 +74,21 @@ api = UploadApi(
         stage_name=cfg.stage_name,
         manage_account_logging_role=cfg.manage_api_gateway_account,
     ),
+)
+
+# Browsers (the gallery page, served from the API's own origin) upload large files with presigned
+# PUTs and read variants and renditions through presigned GETs: both are cross-origin to S3.
+page_origin = api.api_url.apply(lambda url: f"{urlsplit(url).scheme}://{urlsplit(url).netloc}")
+uploads.allow_browsers(
+    browser_origins(cfg.cors_origins, page_origin),
+    methods=["PUT"],
+    allowed_headers=["Content-Type", "If-None-Match"],
+    expose_headers=["ETag", "x-amz-version-id"],
+)
+processed.allow_browsers(
+    browser_origins(cfg.cors_origins, page_origin),
+    methods=["GET", "HEAD"],
+    expose_headers=["ETag", "Content-Length", "Content-Type"],
 )
 
 monitoring = Monitoring(

@@ -8,7 +8,9 @@ policy rule checks the same thing across the stack).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -49,6 +51,7 @@ class SecureBucket(pulumi.ComponentResource):
 
     Attributes: ``bucket`` (the ``aws.s3.Bucket``), ``bucket_name``, ``bucket_arn``,
     ``key_arn`` (the CMK that encrypts it) and ``key`` (None when a key was injected).
+    Browsers get no cross-origin access unless :meth:`allow_browsers` grants it.
     """
 
     bucket_name: Output[str]
@@ -166,9 +169,61 @@ class SecureBucket(pulumi.ComponentResource):
             opts=ResourceOptions(parent=self, depends_on=[access_block]),
         )
 
+        self._name = name
+        self.cors: aws.s3.BucketCorsConfiguration | None = None
         self.bucket_name = self.bucket.bucket
         self.bucket_arn = self.bucket.arn
         self.key_arn = Output.from_input(key_arn)
         self.register_outputs(
             {"bucket_name": self.bucket_name, "bucket_arn": self.bucket_arn, "key_arn": self.key_arn}
         )
+
+    def allow_browsers(
+        self,
+        origins: Input[Sequence[str]],
+        methods: Sequence[str],
+        allowed_headers: Sequence[str] = (),
+        expose_headers: Sequence[str] = (),
+        max_age_seconds: int = 600,
+    ) -> aws.s3.BucketCorsConfiguration:
+        """Let pages from ``origins`` call ``methods`` on the bucket's objects from JavaScript.
+
+        Separate from the constructor because the origins can be known only later (the gallery's
+        origin is the API's, and the API needs the buckets first). The bucket stays private: CORS
+        only lets a browser read answers to requests that are already authorised (presigned URLs).
+        S3 uses the first rule matching origin, method and requested headers
+        (docs.aws.amazon.com/AmazonS3/latest/userguide/cors.html); there is one rule here.
+        """
+        if self.cors is not None:
+            raise ValueError(f"{self._name}: allow_browsers was already called (one CORS rule per bucket)")
+        bad = sorted(set(methods) - {"GET", "PUT", "HEAD", "POST", "DELETE"})
+        if not methods or bad:
+            raise ValueError(
+                f"S3 CORS methods must be among GET, PUT, HEAD, POST, DELETE, got {list(methods)}"
+            )
+        rule: dict[str, Input[Any]] = {
+            "allowed_origins": origins,
+            "allowed_methods": list(methods),
+            "max_age_seconds": max_age_seconds,
+        }
+        if allowed_headers:
+            rule["allowed_headers"] = list(allowed_headers)
+        if expose_headers:
+            rule["expose_headers"] = list(expose_headers)
+        self.cors = aws.s3.BucketCorsConfiguration(
+            f"{self._name}-cors",
+            bucket=self.bucket.id,
+            cors_rules=[rule],
+            opts=ResourceOptions(parent=self),
+        )
+        return self.cors
+
+
+def browser_origins(configured: Sequence[str], own_origin: Input[str]) -> Output[list[str]]:
+    """Origins a bucket's CORS rule allows: any when ``corsOrigins`` has ``*``, else the configured
+    ones plus the stack's own page (the gallery, served from the API's origin)."""
+    if "*" in configured:
+        return Output.from_input(["*"])
+    return Output.from_input(own_origin).apply(
+        lambda own: [*configured, *([own] if own and own not in configured else [])]
+    )

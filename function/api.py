@@ -11,6 +11,10 @@ Routes are thin: read the event, call :class:`function.api_service.ApiService`, 
   cached object (``X-Cache: Hit``). Answers 302 to a presigned URL (see
   ``components/upload_api.py`` for why not inline bytes) with a JSON body describing it.
 
+Both GETs answer ``200`` with that JSON (``{"url": …}``) and no ``Location`` instead of the 302
+when asked: ``Accept: application/json`` or ``?redirect=false``. Browsers' ``fetch`` cannot read
+a cross-origin redirect, and following it would re-send ``x-api-key`` to S3.
+
 Every error is ``{"message": …}`` JSON with a 4xx status saying what to fix. No code here knows
 whether it runs on AWS or the local stack: boto3 reads ``AWS_ENDPOINT_URL`` itself.
 
@@ -29,7 +33,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from function.api_params import HttpError, json_body, parse_upload
+from function.api_params import HttpError, json_body, parse_upload, wants_json
 from function.api_service import ApiService
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "imgpipe"))
@@ -50,6 +54,13 @@ def _json(status: int, payload: Any, headers: Mapping[str, str] | None = None) -
 def _redirect(url: str, payload: Any, headers: Mapping[str, str] | None = None) -> Response:
     """302 to a presigned URL; the JSON body describes the target for clients that do not follow."""
     return _json(302, payload, {"Location": url, "Cache-Control": "no-store", **(headers or {})})
+
+
+def _located(event: Event, url: str, payload: Any, headers: Mapping[str, str] | None = None) -> Response:
+    """The default 302 to ``url``, or 200 with the same JSON when the client asked for JSON."""
+    if wants_json(event.get("queryStringParameters"), event.get("headers")):
+        return _json(200, payload, {"Cache-Control": "no-store", **(headers or {})})
+    return _redirect(url, payload, headers)
 
 
 def _cors(event: Event, origins: tuple[str, ...]) -> dict[str, str]:
@@ -74,14 +85,19 @@ def create_upload(event: Event, service: ApiService) -> Response:
 
 def get_variant(event: Event, service: ApiService) -> Response:
     params = event.get("pathParameters") or {}
+    wants_json(event.get("queryStringParameters"), event.get("headers"))  # a bad value: 400 first
     link = service.variant(params.get("image_id", ""), params.get("variant", ""))
-    return _redirect(link.url, link.as_dict())
+    return _located(event, link.url, link.as_dict())
 
 
 def render_image(event: Event, service: ApiService) -> Response:
     image_id = (event.get("pathParameters") or {}).get("image_id", "")
-    rendition = service.render(image_id, event.get("queryStringParameters"))
-    return _redirect(rendition.url, rendition.as_dict(), {"X-Cache": "Hit" if rendition.cached else "Miss"})
+    query = dict(event.get("queryStringParameters") or {})
+    wants_json(query, event.get("headers"))  # a bad redirect value: 400 before any work
+    query.pop("redirect", None)  # how to answer, not what to render
+    rendition = service.render(image_id, query or None)
+    headers = {"X-Cache": "Hit" if rendition.cached else "Miss"}
+    return _located(event, rendition.url, rendition.as_dict(), headers)
 
 
 ROUTES: dict[tuple[str, str], Callable[[Event, ApiService], Response]] = {

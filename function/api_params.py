@@ -154,3 +154,15 @@ def parse_render(query: Mapping[str, str] | None, max_pixels: int) -> RenderRequ
     if not raw_q.isdigit() or not 1 <= int(raw_q) <= 100:
         raise HttpError(400, f"'quality' must be an integer from 1 to 100, got {raw_q!r}")
     return RenderRequest(width, height, fit, fmt, int(raw_q))
+
+
+def wants_json(query: Mapping[str, str] | None, headers: Mapping[str, str] | None) -> bool:
+    """Answer a URL as ``200`` JSON instead of a 302: ``?redirect=false`` (``true`` keeps the 302
+    and wins over the header), else an ``Accept`` header naming ``application/json``."""
+    raw = ((query or {}).get("redirect") or "").strip().lower()
+    if raw not in ("", "true", "false"):
+        raise HttpError(400, f"'redirect' must be true (302, the default) or false (200 JSON), got {raw!r}")
+    if raw:
+        return raw == "false"
+    accept = next((v for k, v in (headers or {}).items() if k.lower() == "accept"), "") or ""
+    return "application/json" in [part.split(";", 1)[0].strip().lower() for part in accept.split(",")]

@@ -25,11 +25,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pulumi
 import yaml
 
-from localaws import access, control, moto_patches, resources
+from localaws import access, control, moto_patches, resources, s3_cors
 from localaws import faults as faults_mod
 from localaws.functions import FunctionError, FunctionRuntime
 from localaws.resources import Context, UnknownInvoke, UnknownResourceType, handler_for
@@ -153,7 +154,10 @@ class LocalEngine:
         moto_patches.cache_lookups()
         faults, token = self.faults, self.control_token or secrets.token_urlsafe(32)
         self.server = moto_patches.MotoServer(
-            lambda app: control.host_guard(faults_mod.middleware(app, faults, token)), self.port
+            lambda app: control.host_guard(
+                faults_mod.middleware(s3_cors.middleware(app, moto_patches.s3_bucket_cors), faults, token)
+            ),
+            self.port,
         )
         self.server.start()
         host, port = self.server.get_host_and_port()
@@ -289,6 +293,14 @@ class LocalEngine:
             outputs["api_url"] = f"{self.ctx.stage_base_url}/{m.group(1)}/{m.group(2)}"
         if isinstance(outputs.get("api_url"), str):
             outputs["api_url"] = outputs["api_url"].rstrip("/")
+        page = re.match(r"https://[a-z0-9]+\.execute-api\.[^/]+/(.*)$", str(outputs.get("gallery_url") or ""))
+        if page and self.ctx and self.ctx.stage_base_url:
+            # The local page opens authorised: the key rides in the fragment, which browsers never
+            # send to a server (so it is in no request line, query string or access log).
+            key = outputs.get("api_key") or ""
+            outputs["gallery_url"] = f"{self.ctx.stage_base_url}/{page.group(1)}" + (
+                f"#key={quote(str(key), safe='')}" if key else ""
+            )
         outputs["endpoint_url"] = self.endpoint_url
         self.secret_outputs = secrets
         return outputs

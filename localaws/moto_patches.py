@@ -19,6 +19,9 @@ What is replaced (``PRIVATE_NAMES`` entries with ``replaced=True``):
 - IAM authorization of requests (``replace_authorizer``, see ``localaws.access``);
 - two directory scans moto repeats on every request (``cache_lookups``);
 - the threaded server's entry point (``MotoServer``): moto's WSGI app wrapped in middleware.
+
+Read only: a bucket's CORS rules (``s3_bucket_cors``), which ``localaws.s3_cors`` evaluates as S3
+does in place of moto's own CORS answers.
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ from typing import Any, Protocol
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
+
+from localaws import ACCOUNT_ID
+from localaws.s3_cors import Rule
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -150,6 +156,7 @@ PRIVATE_NAMES: tuple[PrivateName, ...] = (
     ),
     PrivateName("moto.s3.models", "s3_backends", "does an S3 object exist (delete markers, versions)"),
     PrivateName("moto.s3.models", "FakeKey", "an object version that is not a delete marker"),
+    PrivateName("moto.s3.models", "CorsRule", "a bucket's CORS rules, for S3's CORS evaluation (s3_cors)"),
     PrivateName(
         "moto.s3.models",
         "S3Backend.get_object",
@@ -345,3 +352,21 @@ def s3_object_exists(account_id: str, bucket: str, key: str, version_id: str | N
     backend = original("moto.s3.models", "s3_backends")[account_id]["aws"]
     found = backend.get_object(bucket, key, version_id=version_id, return_delete_marker=True)
     return found is not None if version_id else isinstance(found, original("moto.s3.models", "FakeKey"))
+
+
+def s3_bucket_cors(bucket: str) -> list[Rule] | None:
+    """A bucket's CORS rules in order (``[]`` without a configuration), ``None`` when there is no
+    such bucket: what ``localaws.s3_cors`` evaluates for browsers."""
+    found = original("moto.s3.models", "s3_backends")[ACCOUNT_ID]["aws"].buckets.get(bucket)
+    if found is None:
+        return None
+    return [
+        Rule(
+            allowed_origins=tuple(r.allowed_origins or ()),
+            allowed_methods=tuple(m.upper() for m in r.allowed_methods or ()),
+            allowed_headers=tuple(r.allowed_headers or ()),
+            expose_headers=tuple(r.exposed_headers or ()),
+            max_age_seconds=int(r.max_age_seconds) if r.max_age_seconds is not None else None,
+        )
+        for r in found.cors
+    ]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from localaws.resources import Context, autoname, ignore_missing, pascal, prune, register
 
@@ -214,9 +216,33 @@ class Lifecycle(_BucketSetting):
 class Cors(_BucketSetting):
     put, remove = "put_bucket_cors", "delete_bucket_cors"
 
+    def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        config = self.config(inputs)
+        for rule in config["CORSConfiguration"]["CORSRules"]:
+            rule["AllowedOrigins"] = [
+                local_origin(o, ctx.stage_base_url) for o in rule.get("AllowedOrigins", [])
+            ]
+        ctx.client("s3").put_bucket_cors(Bucket=inputs["bucket"], **config)
+        return inputs["bucket"], dict(inputs)
+
     def config(self, inputs: dict[str, Any]) -> dict[str, Any]:
         rules = [prune(pascal(r, {"id": "ID"})) for r in inputs.get("corsRules") or []]
+        for rule in rules:
+            if "MaxAgeSeconds" in rule:  # numbers reach the mocks as floats
+                rule["MaxAgeSeconds"] = int(rule["MaxAgeSeconds"])
         return {"CORSConfiguration": {"CORSRules": rules}}
+
+
+_EXECUTE_API_ORIGIN = re.compile(r"^https://[a-z0-9]+\.execute-api\.[a-z0-9-]+\.amazonaws\.com$")
+
+
+def local_origin(origin: str, stage_base_url: str) -> str:
+    """An API's AWS origin (``https://<id>.execute-api.<region>.amazonaws.com``) is the local
+    stage server's origin here: pages the stack serves come from there."""
+    if stage_base_url and _EXECUTE_API_ORIGIN.match(origin):
+        parts = urlsplit(stage_base_url)
+        return f"{parts.scheme}://{parts.netloc}"
+    return origin
 
 
 def _filter(item: dict[str, Any]) -> dict[str, Any]:

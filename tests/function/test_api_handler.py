@@ -230,6 +230,56 @@ def test_variant_redirects_to_a_presigned_url(aws: dict[str, Any]) -> None:
     assert "/photos/cat_thumbnail_0123456789abcdef.jpg" in body["url"] and "X-Amz-Signature" in body["url"]
 
 
+VARIANT = "/images/{image_id}/variants/{variant}"
+
+
+@pytest.mark.parametrize(
+    ("headers", "query"),
+    [
+        ({"Accept": "application/json"}, None),
+        ({"accept": "text/plain;q=0.5, application/json"}, None),
+        ({}, {"redirect": "false"}),
+        ({"Accept": "image/*"}, {"redirect": "False"}),
+    ],
+)
+def test_variant_answers_json_on_request(
+    aws: dict[str, Any], headers: dict[str, str], query: dict[str, str] | None
+) -> None:
+    status, resp_headers, body = call(
+        "GET", VARIANT, path={"image_id": IMAGE_ID, "variant": "thumbnail"}, headers=headers, query=query
+    )
+    assert status == 200 and "Location" not in resp_headers
+    assert resp_headers["Content-Type"] == "application/json"
+    assert resp_headers["Access-Control-Allow-Origin"] == "*"
+    assert "/photos/cat_thumbnail_0123456789abcdef.jpg" in body["url"] and "X-Amz-Signature" in body["url"]
+    assert body["variant"] == "thumbnail" and body["format"] == "jpeg"
+
+
+@pytest.mark.parametrize(
+    ("headers", "query"),
+    [
+        ({"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}, None),  # a browser navigating
+        ({"Accept": "application/json"}, {"redirect": "true"}),  # the parameter wins
+    ],
+)
+def test_variant_redirect_stays_the_default(
+    aws: dict[str, Any], headers: dict[str, str], query: dict[str, str] | None
+) -> None:
+    status, resp_headers, body = call(
+        "GET", VARIANT, path={"image_id": IMAGE_ID, "variant": "thumbnail"}, headers=headers, query=query
+    )
+    assert status == 302 and resp_headers["Location"] == body["url"]
+
+
+def test_bad_redirect_value_is_400(aws: dict[str, Any]) -> None:
+    status, _, body = call(
+        "GET", VARIANT, path={"image_id": IMAGE_ID, "variant": "thumbnail"}, query={"redirect": "no"}
+    )
+    assert status == 400 and "'redirect' must be true" in body["message"]
+    status, _, body = render(w="10", redirect="maybe")
+    assert status == 400 and "'redirect' must be true" in body["message"]
+
+
 @pytest.mark.parametrize(
     ("image_id", "variant", "message"),
     [
@@ -291,6 +341,21 @@ def test_render_formats_and_fits(
     im = _cached(aws, body["key"])
     assert im.format == pil_format and im.size == size
     assert body["content_type"] == aws["s3"].head_object(Bucket=PROCESSED, Key=body["key"])["ContentType"]
+
+
+def test_render_answers_json_on_request(aws: dict[str, Any]) -> None:
+    status, headers, first = render(w="90", redirect="false")
+    assert status == 200 and "Location" not in headers and headers["X-Cache"] == "Miss"
+    assert first["cached"] is False and first["width"] == 90 and "X-Amz-Signature" in first["url"]
+    status, headers, second = call(
+        "GET",
+        "/images/{image_id}/render",
+        path={"image_id": IMAGE_ID},
+        query={"w": "90"},
+        headers={"Accept": "application/json"},
+    )
+    assert status == 200 and headers["X-Cache"] == "Hit" and second["cached"] is True
+    assert second["key"] == first["key"]
 
 
 def test_contain_pads_with_transparency(aws: dict[str, Any]) -> None:

@@ -165,3 +165,62 @@ def test_table_ttl_is_optional(tmp_path: Path) -> None:
     )
     table = graph.one("aws:dynamodb/table:Table")
     assert table.inputs["ttl"] == {"attributeName": "expires_at", "enabled": True}
+
+
+CORS = "aws:s3/bucketCorsConfiguration:BucketCorsConfiguration"
+
+
+@pytest.mark.parametrize(
+    ("purpose", "methods", "allowed_headers", "expose"),
+    [
+        ("uploads", ["PUT"], ["Content-Type", "If-None-Match"], ["ETag", "x-amz-version-id"]),
+        ("processed", ["GET", "HEAD"], None, ["ETag", "Content-Length", "Content-Type"]),
+    ],
+)
+def test_buckets_let_browsers_use_presigned_urls(
+    dev: Graph,
+    prod: Graph,
+    purpose: str,
+    methods: list[str],
+    allowed_headers: list[str] | None,
+    expose: list[str],
+) -> None:
+    for graph in (dev, prod):
+        cors = child(graph, purpose, CORS)
+        assert cors.inputs["bucket"] == child(graph, purpose, BUCKET).id
+        [rule] = cors.inputs["corsRules"]
+        assert rule["allowedMethods"] == methods
+        assert rule.get("allowedHeaders") == allowed_headers
+        assert rule["exposeHeaders"] == expose
+        assert rule["maxAgeSeconds"] == 600
+    # dev allows any origin (corsOrigins "*"); prod its configured origin plus the gallery's own,
+    # the API's origin (the page is served by the API)
+    assert child(dev, purpose, CORS).inputs["corsRules"][0]["allowedOrigins"] == ["*"]
+    origins = child(prod, purpose, CORS).inputs["corsRules"][0]["allowedOrigins"]
+    assert origins[0] == "https://images.example.com"
+    assert re.fullmatch(r"https://[a-z0-9]+\.execute-api\.[a-z0-9-]+\.amazonaws\.com", origins[1]), origins
+    assert len(origins) == 2
+
+
+def test_allow_browsers_refuses_bad_methods_and_a_second_rule(tmp_path: Path) -> None:
+    graph = _run_snippet(
+        tmp_path,
+        """
+        from components.secure_bucket import SecureBucket, SecureBucketArgs
+        b = SecureBucket("b", SecureBucketArgs(purpose="b"))
+        b.allow_browsers(["*"], methods=["GET"])
+        try:
+            b.allow_browsers(["*"], methods=["GET"])
+        except ValueError as e:
+            assert "already called" in str(e), e
+        else:
+            raise AssertionError("second allow_browsers accepted")
+        try:
+            SecureBucket("c", SecureBucketArgs(purpose="c")).allow_browsers(["*"], methods=["PATCH"])
+        except ValueError as e:
+            assert "PATCH" in str(e), e
+        else:
+            raise AssertionError("PATCH accepted")
+        """,
+    )
+    assert len(graph.of_type(CORS)) == 1
