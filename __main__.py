@@ -46,6 +46,7 @@ shared = {
     "log_retention_days": cfg.log_retention_days,
     "variants_json": cfg.variants_json,
     "max_pixels": cfg.max_pixels,
+    "max_animation_pixels": cfg.max_animation_pixels,
 }
 
 processor = ImageProcessor(

@@ -57,6 +57,9 @@ class StackConfig:
     """``logRetentionDays``: CloudWatch Logs retention, one of :data:`LOG_RETENTION_DAYS`."""
     max_pixels: int = 50_000_000
     """``maxPixels``: larger images are refused before decoding (decompression bombs)."""
+    max_animation_pixels: int = 100_000_000
+    """``maxAnimationPixels``: frames × pixels an animated (WebP/GIF) variant keeps; longer
+    animations are truncated to the leading frames that fit."""
     max_upload_mb: int = 25
     """``maxUploadMb``: larger uploads are refused without being downloaded."""
     force_destroy: bool = True
@@ -255,6 +258,9 @@ def load(config: pulumi.Config | None = None) -> StackConfig:
         timeout_seconds=integer("timeoutSeconds", d.timeout_seconds, 1, 900, "60"),
         log_retention_days=retention,
         max_pixels=integer("maxPixels", d.max_pixels, 1, 1_000_000_000, "50000000"),
+        max_animation_pixels=integer(
+            "maxAnimationPixels", d.max_animation_pixels, 1, 10_000_000_000, "100000000"
+        ),
         max_upload_mb=integer("maxUploadMb", d.max_upload_mb, 1, 5120, "25"),
         force_destroy=reader.boolean("forceDestroy", d.force_destroy),
         protect=reader.boolean("protect", d.protect),

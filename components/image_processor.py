@@ -73,6 +73,8 @@ class ImageProcessorArgs:
     """``MAX_PIXELS``: refuse larger images before decoding."""
     max_source_bytes: int
     """``MAX_SOURCE_BYTES``: refuse larger objects without downloading them."""
+    max_animation_pixels: int = 100_000_000
+    """``MAX_ANIMATION_PIXELS``: frames × pixels animated variants keep (longer: truncated)."""
     reserved_concurrency: int | None = None
     """Cap on concurrent runs (None: unreserved)."""
     max_retry_attempts: int = 2
@@ -145,6 +147,7 @@ class ImageProcessor(pulumi.ComponentResource):
                     "METADATA_TABLE": args.table_name,
                     "VARIANTS": args.variants_json,
                     "MAX_PIXELS": str(args.max_pixels),
+                    "MAX_ANIMATION_PIXELS": str(args.max_animation_pixels),
                     "MAX_SOURCE_BYTES": str(args.max_source_bytes),
                 },
                 statements=[

@@ -107,6 +107,8 @@ class UploadApiArgs:
     logs). Turn off when the account already has one managed elsewhere."""
     presign_expires_seconds: int = 900
     """Lifetime of presigned upload/download URLs."""
+    max_animation_pixels: int = 100_000_000
+    """Frames × pixels an animated render (WebP/GIF) keeps; longer ones are truncated."""
     extra_tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -861,6 +863,7 @@ class UploadApi(pulumi.ComponentResource):
                     "METADATA_TABLE": args.table_name,
                     "VARIANTS": args.variants_json,
                     "MAX_PIXELS": str(args.max_pixels),
+                    "MAX_ANIMATION_PIXELS": str(args.max_animation_pixels),
                     "MAX_UPLOAD_MB": str(args.max_upload_mb),
                     "PRESIGN_EXPIRES_SECONDS": str(args.presign_expires_seconds),
                     "CORS_ORIGINS": ",".join(args.cors_origins),

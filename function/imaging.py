@@ -39,6 +39,7 @@ straight from the decoded pixels (:mod:`function.webp_direct`), saving ~80 MB of
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import re
@@ -51,6 +52,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from PIL import Image, ImageOps
 
 from function import png_fast, webp_direct
+from function.settings import DEFAULT_MAX_ANIMATION_PIXELS
 from function.variants import VariantSpec
 
 if TYPE_CHECKING:
@@ -60,7 +62,7 @@ Source = bytes | bytearray | memoryview | BinaryIO
 MAX_THREADS = 4
 """Upper bound on encoder threads: Lambda has at most 6 vCPUs and each thread holds a buffer."""
 
-# Source formats imgpipe accepts: name -> (Pillow plugin format, magic-byte test).
+# Source formats imgpipe accepts: name -> magic-byte test (HEIF and AVIF: see _ftyp_brands).
 _MAGIC: dict[str, Callable[[bytes], bool]] = {
     "jpeg": lambda b: b[:3] == b"\xff\xd8\xff",
     "png": lambda b: b[:8] == b"\x89PNG\r\n\x1a\n",
@@ -68,10 +70,31 @@ _MAGIC: dict[str, Callable[[bytes], bool]] = {
     "webp": lambda b: b[:4] == b"RIFF" and b[8:12] == b"WEBP",
     "bmp": lambda b: b[:2] == b"BM",
 }
-_PIL_FORMAT = {"jpeg": "JPEG", "png": "PNG", "gif": "GIF", "webp": "WEBP", "bmp": "BMP"}
-_SAVE_FORMAT = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
-# Relative encode cost per pixel, to start the slowest encodes first (measured, 12 MP photo).
-_COST = {"png": 12.0, "webp": 5.0, "jpeg": 1.0}
+_PIL_FORMAT = {
+    "jpeg": "JPEG",
+    "png": "PNG",
+    "gif": "GIF",
+    "webp": "WEBP",
+    "bmp": "BMP",
+    "heif": "HEIF",  # pillow-heif's plugin (libheif + libde265), registered on first use
+    "avif": "AVIF",  # Pillow's own (libavif + dav1d)
+}
+# ISO BMFF brands (the `ftyp` box: major brand, then compatible brands). AVIF files also list
+# the generic `mif1`/`msf1`, so AVIF brands are checked first.
+_AVIF_BRANDS = frozenset({b"avif", b"avis"})
+_HEIF_BRANDS = frozenset(
+    {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1"}
+)
+SNIFF_BYTES = 64
+"""Bytes :func:`sniff_format` needs: enough for an ``ftyp`` box with a dozen brands."""
+_SAVE_FORMAT = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "avif": "AVIF", "gif": "GIF"}
+# Relative encode cost per pixel, to start the slowest encodes first (measured, 12 MP photo:
+# AVIF at speed 10 takes ~2.4x the CPU of WebP at method 0).
+_COST = {"avif": 12.0, "png": 12.0, "webp": 5.0, "gif": 3.0, "jpeg": 1.0}
+ANIMATED_OUTPUTS = ("webp", "gif")
+"""Variant formats that keep an animated source's frames; the others take its first frame."""
+_ANIMATED_SOURCES = ("gif", "webp", "avif")
+"""Source formats whose frames are an animation (a HEIF's extra images are not: primary only)."""
 _WHITE = {"L": 255, "RGB": (255, 255, 255)}
 WEBP_MAX_DIMENSION = 16383
 
@@ -94,6 +117,8 @@ class VariantInfo:
     bytes: int
     content_type: str
     extension: str
+    frames: int = 1
+    """Animation frames in this variant (WebP/GIF of an animated source; 1 = a still image)."""
 
 
 @dataclass
@@ -124,8 +149,10 @@ class ImageInfo:
     bytes: int
     mode: str
     animated: bool = False
-    """True when the source has several frames; variants are rendered from the first one."""
+    """True when the source is an animation (GIF/WebP/AVIF with several frames): WebP and GIF
+    variants keep it, the others are rendered from its first frame."""
     frames: int = 1
+    """Frames in the source (animated variants may keep fewer: see :func:`animation_frames`)."""
     orientation: int = 1
     variants: list[VariantInfo] = field(default_factory=list)
 
@@ -146,18 +173,47 @@ class _Plan:
 # ---------------------------------------------------------------- validation and decoding
 
 
+def _ftyp_brands(head: bytes) -> frozenset[bytes]:
+    """Brands of an ISO BMFF ``ftyp`` box at the start of ``head`` (empty if there is none)."""
+    if head[4:8] != b"ftyp":
+        return frozenset()
+    size = int.from_bytes(head[:4], "big")
+    end = min(size, len(head)) if size >= 16 else 16
+    return frozenset({head[8:12], *(head[i : i + 4] for i in range(16, end - 3, 4))})
+
+
 def sniff_format(head: bytes) -> str:
-    """The source format from its first bytes; the key's extension is never trusted."""
+    """The source format from its first bytes (:data:`SNIFF_BYTES`); the extension is never trusted."""
     if not head:
         raise PermanentImageError("the object is empty (0 bytes): upload the image file again")
     for name, test in _MAGIC.items():
         if test(head):
             return name
+    brands = _ftyp_brands(head)
+    if brands & _AVIF_BRANDS:
+        return "avif"
+    if brands & _HEIF_BRANDS:
+        return "heif"
     shown = head[:8].hex(" ")
+    listed = sorted(b.decode("latin-1") for b in brands)
+    detail = f" (an ISO media file with brands {listed})" if brands else ""
     raise PermanentImageError(
-        f"not a supported image: content starts with bytes [{shown}], which is not JPEG, PNG, WebP, "
-        "GIF or BMP (the file extension does not matter; the content does)"
+        f"not a supported image: content starts with bytes [{shown}]{detail}, which is not JPEG, PNG, "
+        "WebP, GIF, BMP, HEIC/HEIF or AVIF (the file extension does not matter; the content does)"
     )
+
+
+@functools.cache
+def _register_heif() -> None:
+    """Teach Pillow HEIF (pillow-heif, in the layer) once per process, on the first HEIF upload.
+
+    Thumbnails, depth maps and auxiliary images are never used: not parsing them saves time and
+    memory. libheif applies the file's rotation/mirror (``irot``/``imir``) while decoding and
+    pillow-heif then resets the EXIF orientation to 1, so nothing is rotated twice.
+    """
+    from pillow_heif import register_heif_opener  # an ImportError is a deployment bug: retried
+
+    register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
 
 
 def _check_pixels(width: int, height: int, max_pixels: int) -> None:
@@ -244,9 +300,19 @@ def _source(data: Source) -> tuple[BinaryIO, int]:
 
 def decode(data: Source, specs: Sequence[VariantSpec], max_pixels: int) -> tuple[PILImage, ImageInfo, float]:
     """Validate and decode once. Returns (working image, info, base scale vs displayed pixels)."""
+    work, info, scale, _ = _decode(data, specs, max_pixels)
+    return work, info, scale
+
+
+def _decode(
+    data: Source, specs: Sequence[VariantSpec], max_pixels: int
+) -> tuple[PILImage, ImageInfo, float, PILImage]:
+    """:func:`decode`, plus the opened source (positioned at frame 0) for reading more frames."""
     fp, nbytes = _source(data)
-    fmt = sniff_format(fp.read(16))
+    fmt = sniff_format(fp.read(SNIFF_BYTES))
     fp.seek(0)
+    if fmt == "heif":
+        _register_heif()
     try:
         im = Image.open(fp, formats=[_PIL_FORMAT[fmt]])
     except Image.DecompressionBombError as exc:
@@ -266,7 +332,7 @@ def decode(data: Source, specs: Sequence[VariantSpec], max_pixels: int) -> tuple
     stored_w, stored_h = im.size
     _check_pixels(stored_w, stored_h, max_pixels)
     try:
-        frames = max(1, int(getattr(im, "n_frames", 1)))
+        frames = max(1, int(getattr(im, "n_frames", 1))) if fmt in _ANIMATED_SOURCES else 1
     except Exception:  # counting frames parses the whole file; a broken tail is caught at load()
         frames = 1
     try:
@@ -294,7 +360,110 @@ def decode(data: Source, specs: Sequence[VariantSpec], max_pixels: int) -> tuple
     except Exception as exc:
         # Pillow signals bad data with many types; "image file is truncated" is an OSError.
         raise PermanentImageError(f"corrupt or truncated {fmt.upper()} image: {exc}") from exc
-    return work, info, float(scale)
+    return work, info, float(scale), im
+
+
+# ---------------------------------------------------------------- animation
+
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+@dataclass
+class _Animation:
+    """One animated variant's frames (already at the variant's size), with their timing."""
+
+    frames: list[PILImage]
+    durations: list[int]
+    """Milliseconds each frame is shown, from the source."""
+    loop: int | None
+    """Source loop count (0 = forever); ``None`` = the source plays once."""
+
+
+def animation_frames(frames: int, width: int, height: int, budget: int) -> int:
+    """How many leading frames of an animation fit ``budget`` frame × pixels (at least one).
+
+    The budget bounds both memory (each animated variant holds its resized frames until it is
+    encoded) and time (every kept frame is decoded at full size). Longer animations are
+    *truncated* to the frames that fit, not refused: the still variants never depend on it.
+    """
+    return max(1, min(frames, budget // max(1, width * height)))
+
+
+def _read_animation(
+    source: PILImage, info: ImageInfo, plans: Sequence[_Plan], keep: int
+) -> dict[str, _Animation]:
+    """Decode the first ``keep`` frames once and resize each to every animated plan's size.
+
+    GIF and WebP readers give every frame composited on the canvas (disposal and blending
+    applied), so each kept frame is a complete picture and can be re-encoded on its own.
+    """
+    loop = source.info.get("loop")
+    out = {p.spec.name: _Animation([], [], None if loop is None else int(loop)) for p in plans}
+    opaque = True
+    for index in range(keep):
+        source.seek(index)
+        source.load()  # WebP sets the frame's duration when it decodes it
+        duration = int(source.info.get("duration") or 0)
+        frame = source.convert("RGBA")
+        if info.orientation != 1:
+            frame = frame.transpose(_TRANSPOSE[info.orientation])
+        for plan in plans:
+            resized = frame
+            if plan.size != frame.size or plan.box != (0.0, 0.0, *map(float, frame.size)):
+                resized = frame.resize(plan.size, Image.Resampling.LANCZOS, box=plan.box, reducing_gap=2.0)
+            out[plan.spec.name].frames.append(resized)
+            out[plan.spec.name].durations.append(duration)
+        opaque = opaque and frame.getchannel("A").getextrema()[0] == 255
+    if opaque:  # no transparent pixel in any frame: RGB encodes are smaller and faster
+        for animation in out.values():
+            animation.frames = [f.convert("RGB") for f in animation.frames]
+    return out
+
+
+def _encode_animation(plan: _Plan, animation: _Animation) -> EncodedVariant:
+    spec = plan.spec
+    if spec.format == "webp" and max(plan.size) > WEBP_MAX_DIMENSION:
+        raise PermanentImageError(
+            f"variant '{spec.name}': WebP cannot exceed {WEBP_MAX_DIMENSION} px per side, the image "
+            f"is {plan.size[0]}×{plan.size[1]}; set max_width/max_height on the variant"
+        )
+    first, rest = animation.frames[0], animation.frames[1:]
+    options: dict[str, Any] = {"save_all": True, "append_images": rest, "duration": animation.durations}
+    if spec.format == "webp":
+        # WebP's loop count 0 = forever, like GIF's NETSCAPE loop; a GIF without one plays once.
+        options |= {"quality": spec.quality, "method": spec.resolved_effort}
+        options["loop"] = 1 if animation.loop is None else animation.loop
+    else:
+        options["optimize"] = bool(spec.resolved_effort)
+        if animation.loop is not None:
+            options["loop"] = animation.loop
+    buf = io.BytesIO()
+    try:
+        first.save(buf, _SAVE_FORMAT[spec.format], **options)
+    except (OSError, ValueError) as exc:
+        raise PermanentImageError(
+            f"variant '{spec.name}': cannot encode animated {spec.format}: {exc}"
+        ) from exc
+    animation.frames = []  # the encoded file is all that is needed now
+    info = VariantInfo(
+        spec.name,
+        spec.format,
+        plan.size[0],
+        plan.size[1],
+        buf.getbuffer().nbytes,
+        spec.content_type,
+        spec.extension,
+        frames=len(animation.durations),
+    )
+    return EncodedVariant(spec, info, buf)
 
 
 # ---------------------------------------------------------------- rendering
@@ -359,7 +528,7 @@ def _is_grey(mode: str) -> bool:
 def _output_mode(mode: str, fmt: str) -> str:
     if fmt == "jpeg":
         return "L" if mode in ("L", "LA") else "RGB"
-    if fmt == "webp":  # libwebp encodes RGB(A) only
+    if fmt in ("webp", "avif", "gif"):  # libwebp and libavif encode RGB(A); GIF palettes from it
         return "RGBA" if mode in ("LA", "RGBA") else "RGB"
     return mode  # PNG keeps L, LA, RGB, RGBA
 
@@ -372,6 +541,10 @@ def _save_options(spec: VariantSpec, mode: str, icc: bytes | None, icc_mode: str
         options = {"quality": spec.quality, "optimize": bool(effort)}
     elif spec.format == "webp":
         options = {"quality": spec.quality, "method": effort}
+    elif spec.format == "avif":
+        options = avif_options(spec.quality, effort)
+    elif spec.format == "gif":
+        options = {"optimize": bool(effort)}
     else:
         options = {"compress_level": effort}
     if icc and _is_grey(mode) == _is_grey(icc_mode):
@@ -420,6 +593,15 @@ def _encode(plan: _Plan, derived: _Derived, icc: bytes | None, icc_mode: str) ->
     return EncodedVariant(spec, info, buf)
 
 
+def avif_options(quality: int, effort: int) -> dict[str, Any]:
+    """Pillow's AVIF save options for a variant: ``effort`` 0..10 is libavif speed ``10 - effort``.
+
+    One encoder thread: variants already encode in parallel, one per worker (libaom's extra
+    threads need tiles and would compete with the other variants for the same vCPUs).
+    """
+    return {"quality": quality, "speed": 10 - effort, "max_threads": 1}
+
+
 LAMBDA_MB_PER_VCPU = 1769
 """Lambda gives one full vCPU per 1,769 MB of memory (up to 6 at 10,240 MB)."""
 
@@ -444,13 +626,28 @@ def render_variants(
     max_pixels: int,
     threads: int | None = None,
     sink: Callable[[EncodedVariant], None] | None = None,
+    max_animation_pixels: int = DEFAULT_MAX_ANIMATION_PIXELS,
 ) -> ImageInfo:
     """Validate, decode once and encode every variant; see the module docstring."""
     if not specs:
         raise ValueError("render_variants: no variant specs given")
-    base, info, scale = decode(data, specs, max_pixels)
+    base, info, scale, source = _decode(data, specs, max_pixels)
     icc = _source_icc(base, info)
     plans = sorted(_plans(specs, info.width, info.height), key=lambda p: -p.cost)
+    moving = [p for p in plans if info.animated and p.spec.format in ANIMATED_OUTPUTS]
+    animations: dict[str, _Animation] = {}
+    if moving:
+        if base is source:
+            base = base.copy()  # reading more frames reuses the source's pixel buffer
+        keep = animation_frames(info.frames, *source.size, max_animation_pixels)
+        try:
+            animations = _read_animation(source, info, moving, keep)
+        except MemoryError:
+            raise
+        except Exception as exc:  # a frame past the first is broken
+            raise PermanentImageError(f"corrupt or truncated {info.format.upper()} animation: {exc}") from exc
+        plans = [p for p in plans if p not in moving]
+    del source
     if _full_size_webp(plans, base.size):
         base = webp_direct.adopt(base)  # no-op when decoded into our buffer already
     derived = _Derived(base, scale, plans)
@@ -462,15 +659,18 @@ def render_variants(
         if sink is not None:
             sink(encoded)
 
-    workers = min(threads or default_threads(), len(plans))
+    jobs: list[Callable[[], EncodedVariant]] = [
+        functools.partial(_encode_animation, plan, animations.pop(plan.spec.name)) for plan in moving
+    ]
+    jobs += [functools.partial(_encode, plan, derived, icc, info.mode) for plan in plans]
+    workers = min(threads or default_threads(), len(jobs))
     if workers <= 1:
-        for plan in plans:
-            deliver(_encode(plan, derived, icc, info.mode))
+        for job in jobs:
+            deliver(job())
     else:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="encode") as pool:
-            pending: set[Future[EncodedVariant]] = {
-                pool.submit(_encode, plan, derived, icc, info.mode) for plan in plans
-            }
+            pending: set[Future[EncodedVariant]] = {pool.submit(job) for job in jobs}
+            jobs.clear()  # the pool holds them; done ones (and their frames) can be freed
             try:
                 while pending:
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -485,11 +685,17 @@ def render_variants(
 
 
 def process(
-    data: Source, specs: Sequence[VariantSpec], max_pixels: int, threads: int | None = None
+    data: Source,
+    specs: Sequence[VariantSpec],
+    max_pixels: int,
+    threads: int | None = None,
+    max_animation_pixels: int = DEFAULT_MAX_ANIMATION_PIXELS,
 ) -> tuple[ImageInfo, list[EncodedVariant]]:
     """:func:`render_variants` returning every :class:`EncodedVariant`, in spec order."""
     out: dict[str, EncodedVariant] = {}
-    info = render_variants(data, specs, max_pixels, threads, sink=lambda v: out.__setitem__(v.spec.name, v))
+    info = render_variants(
+        data, specs, max_pixels, threads, lambda v: out.__setitem__(v.spec.name, v), max_animation_pixels
+    )
     return info, [out[spec.name] for spec in specs]
 
 
@@ -502,14 +708,17 @@ def render(
     fmt: str = "jpeg",
     quality: int = 85,
     max_pixels: int,
+    max_animation_pixels: int = DEFAULT_MAX_ANIMATION_PIXELS,
 ) -> tuple[bytes, str, int, int]:
     """One rendition on demand: ``(encoded bytes, content type, width, height)``.
 
     ``width``/``height`` bound the output (``None`` = the source's; never upscaled), ``fit`` is
     ``inside``, ``cover`` (fills the box, cropping) or ``contain`` (``inside``, centred on a
     ``width`` x ``height`` canvas: transparent for PNG/WebP, white for JPEG); cover and contain
-    need both. ``fmt`` ``jpeg``/``jpg``/``png``/``webp``, ``quality`` 1..100. Parameters are
-    checked by the same rules as stack config variants.
+    need both. ``fmt`` ``jpeg``/``jpg``/``png``/``webp``/``avif``/``gif``, ``quality`` 1..100.
+    Parameters are checked by the same rules as stack config variants. An animated source stays
+    animated in WebP and GIF (``inside``/``cover``; ``contain`` takes the first frame), up to
+    ``max_animation_pixels`` frames × pixels.
     """
     from function.variants import parse_variant
 
@@ -532,7 +741,7 @@ def render(
     except ValueError as exc:
         raise ValueError(str(exc).replace("variant 'render'", "render").replace("max_", "")) from exc
     if fit != "contain":
-        variant = process(data, (spec,), max_pixels, threads=1)[1][0]
+        variant = process(data, (spec,), max_pixels, 1, max_animation_pixels)[1][0]
         return variant.data, variant.info.content_type, variant.info.width, variant.info.height
     assert width is not None and height is not None  # checked above
     return _render_contain(data, spec, (width, height), max_pixels)

@@ -135,6 +135,8 @@ class Pipeline:
                 "height": info.height,
                 "bytes": info.bytes,
             }
+            if info.frames > 1:  # an animated variant: its frame count (fewer if truncated)
+                variants[info.name]["frames"] = info.frames
             log.info("variant stored", extra={"variant": info.name, "key": key, "bytes": info.bytes})
 
         source_bytes: int | None = ref.size
@@ -143,7 +145,12 @@ class Pipeline:
             log.info("downloaded", extra={"bytes": ref.size, "content_type": content_type})
             with source:
                 info = render_variants(
-                    source, settings.variants, settings.max_pixels, settings.encode_threads, upload
+                    source,
+                    settings.variants,
+                    settings.max_pixels,
+                    settings.encode_threads,
+                    upload,
+                    settings.max_animation_pixels,
                 )
             source_bytes = info.bytes
         except (PermanentImageError, SourceUnavailableError) as exc:

@@ -13,6 +13,10 @@ from dataclasses import dataclass
 from function.variants import DEFAULT_VARIANTS, VariantSpec, parse_variants
 
 DEFAULT_MAX_PIXELS = 50_000_000
+# Frames × pixels of an animation that animated (WebP/GIF) variants keep; longer ones are cut to
+# the leading frames that fit. 100 M = e.g. 400 frames of 500×500, or 33 frames of 1920×1580:
+# ~400 MB of RGBA frames for a full-size animated variant, a few seconds of decoding.
+DEFAULT_MAX_ANIMATION_PIXELS = 100_000_000
 # A Lambda invocation cannot outlive 900 s; a lease this long is always past any run it guards.
 DEFAULT_LEASE_SECONDS = 960
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -32,6 +36,8 @@ class Settings:
     """``VARIANTS``: JSON list from :func:`function.variants.variants_json`; unset = defaults."""
     max_pixels: int = DEFAULT_MAX_PIXELS
     """``MAX_PIXELS``: images with more pixels are refused before decoding."""
+    max_animation_pixels: int = DEFAULT_MAX_ANIMATION_PIXELS
+    """``MAX_ANIMATION_PIXELS``: frames × pixels animated variants keep (longer: truncated)."""
     encode_threads: int | None = None
     """``ENCODE_THREADS``: encoder threads; unset = the vCPUs Lambda gives the function."""
     lease_seconds: int = DEFAULT_LEASE_SECONDS
@@ -86,6 +92,7 @@ class Settings:
             except ValueError as exc:
                 problems.append(f"VARIANTS is invalid: {exc}")
         max_pixels = positive_int("MAX_PIXELS", DEFAULT_MAX_PIXELS)
+        max_animation = positive_int("MAX_ANIMATION_PIXELS", DEFAULT_MAX_ANIMATION_PIXELS)
         threads = positive_int("ENCODE_THREADS", None)
         lease = positive_int("LEASE_SECONDS", DEFAULT_LEASE_SECONDS, lo=30)
         max_bytes = positive_int("MAX_SOURCE_BYTES", None)
@@ -105,6 +112,7 @@ class Settings:
             metadata_table=table,
             variants=variants,
             max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
+            max_animation_pixels=max_animation or DEFAULT_MAX_ANIMATION_PIXELS,
             encode_threads=threads,
             lease_seconds=lease or DEFAULT_LEASE_SECONDS,
             log_level=log_level,

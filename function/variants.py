@@ -10,7 +10,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-Format = Literal["jpeg", "png", "webp"]
+Format = Literal["jpeg", "png", "webp", "avif", "gif"]
 Fit = Literal["inside", "cover"]
 
 FORMATS: dict[str, tuple[str, str]] = {
@@ -18,15 +18,27 @@ FORMATS: dict[str, tuple[str, str]] = {
     "jpeg": ("jpg", "image/jpeg"),
     "png": ("png", "image/png"),
     "webp": ("webp", "image/webp"),
+    "avif": ("avif", "image/avif"),
+    "gif": ("gif", "image/gif"),
 }
 _FORMAT_ALIASES = {"jpg": "jpeg"}
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
-# Encoder effort: WebP `method` 0..6, PNG `compress_level` 0..9, JPEG 0 (baseline) or 1 (optimize).
-EFFORT_RANGE: dict[str, tuple[int, int]] = {"jpeg": (0, 1), "png": (0, 9), "webp": (0, 6)}
+# Encoder effort: WebP `method` 0..6, PNG `compress_level` 0..9, JPEG 0 (baseline) or 1 (optimize),
+# AVIF 0..10 = libavif speed 10..0 (more effort, slower, smaller), GIF 0 or 1 (optimize palette).
+EFFORT_RANGE: dict[str, tuple[int, int]] = {
+    "jpeg": (0, 1),
+    "png": (0, 9),
+    "webp": (0, 6),
+    "avif": (0, 10),
+    "gif": (0, 1),
+}
 # Chosen from measured time/size trade-offs (see docs/performance.md): near-equal size, ~3x faster.
 # PNG level 1 vs Pillow's default 6 on the bench's 12 MP photo: 19.5 MB vs 20.6 MB (smaller) in
 # 1.1 s vs 4.5 s; level 3 saves another 2.7% for +40% time, so 1 it is (output ≤ naive's size).
-DEFAULT_EFFORT: dict[str, int] = {"jpeg": 0, "png": 1, "webp": 0}
+# AVIF effort 0 (speed 10): the fastest libaom has, and still ~2.4x WebP method 0's CPU on the
+# 12 MP bench photo (speed 9 gives the same bytes, speed 8 takes 3x longer, 6 ~12x); see
+# docs/performance.md "AVIF".
+DEFAULT_EFFORT: dict[str, int] = {"jpeg": 0, "png": 1, "webp": 0, "avif": 0, "gif": 0}
 MAX_DIMENSION = 16384
 
 
@@ -37,9 +49,10 @@ class VariantSpec:
     name: str
     """Variant name, used in object keys and the metadata item (``[a-z0-9-]``, ≤ 32 chars)."""
     format: Format
-    """Output format: ``jpeg``, ``png`` or ``webp``."""
+    """Output format: ``jpeg``, ``png``, ``webp``, ``avif`` or ``gif`` (WebP and GIF keep an
+    animated source's animation; the others take its first frame)."""
     quality: int = 85
-    """Encoder quality 1..100 (ignored for PNG, which is lossless)."""
+    """Encoder quality 1..100 (ignored for PNG, which is lossless, and GIF)."""
     max_width: int | None = None
     """Bound on the output width in pixels; ``None`` keeps the source width."""
     max_height: int | None = None
@@ -47,7 +60,8 @@ class VariantSpec:
     fit: Fit = "inside"
     """``inside`` keeps the aspect ratio within the bounds; ``cover`` fills them and crops."""
     effort: int | None = None
-    """Encoder effort (WebP method 0..6, PNG compress_level 0..9, JPEG optimize 0/1);
+    """Encoder effort (WebP method 0..6, PNG compress_level 0..9, JPEG optimize 0/1,
+    AVIF 0..10 = speed 10 - effort, GIF optimize 0/1);
     ``None`` takes :data:`DEFAULT_EFFORT` for the format."""
 
     @property

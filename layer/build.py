@@ -56,6 +56,9 @@ DEFAULT_PYTHON = "3.12"
 ARCHITECTURES: dict[str, str] = {"arm64": "aarch64", "x86_64": "x86_64"}
 # The earliest time a zip header can hold; any fixed value works, this one is the convention.
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+# Lambda's quota on a function's code plus all its layers, extracted (AccountLimit.CodeSizeUnzipped,
+# https://docs.aws.amazon.com/lambda/latest/api/API_AccountLimit.html): 250 MB.
+LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
 ZIP_LEVEL = 6  # zlib default: same size as 9 within 1%, 3x faster; fixed so bytes never vary
 # Console scripts carry the build machine's interpreter path in their shebang: not reproducible,
 # and Lambda never runs them. Bytecode is version- and path-specific; the runtime compiles lazily.
@@ -339,6 +342,12 @@ def write_reproducible_zip(tree: Path, out: Path) -> None:
     tmp.replace(out)
 
 
+def unzipped_size(path: Path) -> int:
+    """Bytes the layer takes once Lambda extracts it (counts against :data:`LAMBDA_UNZIPPED_LIMIT`)."""
+    with zipfile.ZipFile(path) as zf:
+        return sum(info.file_size for info in zf.infolist())
+
+
 def _read_stamp(stamp: Path) -> dict[str, str]:
     try:
         data = json.loads(stamp.read_text())
@@ -475,7 +484,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     state = "up to date (stamp matches)" if result.skipped else "built"
     shown = result.path.relative_to(ROOT) if result.path.is_relative_to(ROOT) else result.path
-    print(f"layer {state}: {shown}  {result.size / 1e6:.1f} MB  sha256 {result.sha256}")
+    extracted = unzipped_size(result.path)
+    print(
+        f"layer {state}: {shown}  {result.size / 1e6:.1f} MB ({extracted / 1e6:.1f} MB unzipped, "
+        f"{extracted / LAMBDA_UNZIPPED_LIMIT:.0%} of Lambda's 250 MB)  sha256 {result.sha256}"
+    )
     return 0
 
 

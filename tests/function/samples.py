@@ -77,14 +77,97 @@ def la_png() -> bytes:
     return encode(im, "PNG")
 
 
-def animated_gif() -> bytes:
+GIF_DURATIONS = (100, 200, 300)
+"""Per-frame milliseconds of :func:`animated_gif` (distinct, so a test sees timing carried over)."""
+WEBP_DURATIONS = (120, 80)
+
+
+def animated_gif(loop: int | None = 0) -> bytes:
+    """Red, blue, green frames; ``loop=None`` writes no NETSCAPE loop block (plays once)."""
     frames = [Image.new("RGB", (120, 80), c) for c in ((255, 0, 0), (0, 0, 255), (0, 255, 0))]
-    return encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    options: dict[str, object] = {"loop": loop} if loop is not None else {}
+    return encode(
+        frames[0], "GIF", save_all=True, append_images=frames[1:], duration=list(GIF_DURATIONS), **options
+    )
 
 
-def animated_webp() -> bytes:
-    frames = [Image.new("RGB", (120, 80), c) for c in ((255, 0, 0), (0, 0, 255))]
-    return encode(frames[0], "WEBP", save_all=True, append_images=frames[1:], duration=100)
+def animated_webp(loop: int = 0) -> bytes:
+    """Red then blue, each with a transparent hole in the middle.
+
+    A hole, not a transparent border: libwebp's animation encoder crops a frame's transparent
+    border into the canvas and then sets no alpha flag, so Pillow reads such files as RGB
+    (libvips#1351 is the same finding).
+    """
+    first = Image.new("RGBA", (120, 80), (255, 0, 0, 255))
+    second = Image.new("RGBA", (120, 80), (0, 0, 255, 255))
+    for frame in (first, second):
+        frame.paste((0, 0, 0, 0), (40, 20, 80, 60))
+    return encode(
+        first,
+        "WEBP",
+        save_all=True,
+        append_images=[second],
+        duration=list(WEBP_DURATIONS),
+        loop=loop,
+        lossless=True,
+    )
+
+
+def long_gif_grey(index: int) -> int:
+    return (index * 23) % 256  # far enough apart that no encoder merges two frames
+
+
+def long_gif(frames: int, size: tuple[int, int] = (40, 30)) -> bytes:
+    """``frames`` frames; frame ``i`` is grey :func:`long_gif_grey` (i): it tells its index."""
+    images = [Image.new("L", size, long_gif_grey(i)) for i in range(frames)]
+    return encode(images[0], "GIF", save_all=True, append_images=images[1:], duration=40, loop=0)
+
+
+def _heif_plugin() -> None:
+    # Only writing HEIC needs this here; the function registers the reader itself.
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+
+
+def heic(size: tuple[int, int] = (120, 80), orientation: int = 1, icc: bytes | None = None) -> bytes:
+    """A HEIC (HEVC, x265) as an iPhone writes it; a non-1 orientation becomes the file's
+    rotation (``irot``/``imir``), as in real camera files."""
+    _heif_plugin()
+    options: dict[str, object] = {"quality": 90}
+    if orientation != 1:
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        options["exif"] = exif.tobytes()
+    if icc:
+        options["icc_profile"] = icc
+    return encode(photo(size), "HEIF", **options)
+
+
+def avif(size: tuple[int, int] = (120, 80), orientation: int = 1, mode: str = "RGB") -> bytes:
+    """An AVIF by Pillow's own libavif; orientation is written as ``irot``/``imir`` too."""
+    options: dict[str, object] = {"quality": 90}
+    if orientation != 1:
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        options["exif"] = exif.tobytes()
+    im = photo(size)
+    if mode == "RGBA":
+        im = im.convert("RGBA")
+        im.paste((0, 0, 0, 0), (0, 0, size[0] // 2, size[1]))
+    return encode(im, "AVIF", **options)
+
+
+def srgb_profile() -> bytes:
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def iso_media(brand: bytes = b"isom", compatible: tuple[bytes, ...] = (b"isom", b"mp42")) -> bytes:
+    """The start of an MP4-like file: an ``ftyp`` box that is not an image brand."""
+    body = brand + b"\0\0\2\0" + b"".join(compatible)
+    return struct.pack(">I", 8 + len(body)) + b"ftyp" + body + b"\0" * 64
 
 
 def bmp() -> bytes:
@@ -197,7 +280,8 @@ INPUTS: tuple[InputCase, ...] = (
         "gif",
         (120, 80),
         animated=True,
-        note="first frame; item has animated=true, frames=3",
+        note="item has animated=true, frames=3; the WebP variant keeps the animation and its "
+        "timing, JPEG/PNG take the first frame",
     ),
     InputCase(
         "animated-webp",
@@ -208,9 +292,31 @@ INPUTS: tuple[InputCase, ...] = (
         "webp",
         (120, 80),
         animated=True,
-        note="first frame; item has animated=true, frames=2",
+        note="as above: animated WebP variant, still JPEG/PNG",
     ),
     InputCase("webp", "still WebP", webp, "still.webp", "done", "webp", (120, 80)),
+    InputCase("heic", "HEIC (iPhone photo)", heic, "IMG_0001.HEIC", "done", "heif", (120, 80)),
+    InputCase(
+        "heic-rotated",
+        "HEIC stored 120×80 with rotation (orientation 6)",
+        lambda: heic(orientation=6),
+        "IMG_0002.heic",
+        "done",
+        "heif",
+        (80, 120),
+        note="rotated upright once (libheif applies it; EXIF says 1 after)",
+    ),
+    InputCase("avif", "AVIF", avif, "photo.avif", "done", "avif", (120, 80)),
+    InputCase(
+        "avif-rotated",
+        "AVIF stored 120×80 with rotation (orientation 6)",
+        lambda: avif(orientation=6),
+        "rotated.avif",
+        "done",
+        "avif",
+        (80, 120),
+        note="rotated upright",
+    ),
     InputCase("bmp", "BMP", bmp, "old.bmp", "done", "bmp", (120, 80)),
     InputCase(
         "wrong-extension",
@@ -273,6 +379,23 @@ INPUTS: tuple[InputCase, ...] = (
         "big.png",
         "failed",
         error="over the limit",
+    ),
+    InputCase(
+        "heic-too-many-pixels",
+        f"1200×1000 HEIC with `maxPixels` = {TEST_MAX_PIXELS:,}",
+        lambda: heic((1200, 1000)),
+        "big.heic",
+        "failed",
+        error="over the limit",
+        note="refused from the header, before decoding",
+    ),
+    InputCase(
+        "mp4",
+        "MP4 video (ISO media, brand `isom`)",
+        iso_media,
+        "clip.heic",
+        "failed",
+        error="not a supported image",
     ),
 )
 

@@ -195,7 +195,7 @@ def test_render_quality_changes_size() -> None:
         ),
         ({"width": 10, "height": 10, "fit": "fill", "fmt": "jpeg", "quality": 80}, "'fit' must be"),
         (
-            {"width": 10, "height": 10, "fit": "inside", "fmt": "gif", "quality": 80},
+            {"width": 10, "height": 10, "fit": "inside", "fmt": "tiff", "quality": 80},
             "'format' must be one of",
         ),
         (

@@ -28,8 +28,10 @@ def test_all_values_parsed() -> None:
             "UPLOAD_BUCKET": "uploads",
             "ENCODE_THREADS": "2",
             "MAX_SOURCE_BYTES": "1000",
+            "MAX_ANIMATION_PIXELS": "5_000_000",
         }
     )
+    assert s.max_animation_pixels == 5_000_000
     assert s.variants == specs and s.max_pixels == 40_000_000 and s.log_level == "DEBUG"
     assert s.upload_bucket == "uploads" and s.encode_threads == 2 and s.source_byte_limit == 1000
 
@@ -40,9 +42,10 @@ def test_all_values_parsed() -> None:
         ({}, "PROCESSED_BUCKET is not set.*METADATA_TABLE is not set"),
         ({**BASE, "MAX_PIXELS": "lots"}, "MAX_PIXELS='lots' is not a whole number"),
         ({**BASE, "MAX_PIXELS": "0"}, "MAX_PIXELS=0 must be at least 1"),
+        ({**BASE, "MAX_ANIMATION_PIXELS": "0"}, "MAX_ANIMATION_PIXELS=0 must be at least 1"),
         ({**BASE, "VARIANTS": "[oops"}, "VARIANTS is invalid: variants: not valid JSON"),
         (
-            {**BASE, "VARIANTS": '[{"name":"a","format":"gif"}]'},
+            {**BASE, "VARIANTS": '[{"name":"a","format":"tiff"}]'},
             "VARIANTS is invalid: .*'format' must be one of",
         ),
         ({**BASE, "LOG_LEVEL": "LOUD"}, "LOG_LEVEL='LOUD' must be one of DEBUG, INFO"),

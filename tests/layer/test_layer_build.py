@@ -60,6 +60,27 @@ def test_zip_holds_pillow_for_the_architecture(layers, arch: str) -> None:
 
 
 @pytest.mark.parametrize("arch", ["arm64", "x86_64"])
+def test_zip_holds_pillow_heif_for_the_architecture(layers, arch: str) -> None:
+    """HEIC decoding (issue 16): libheif's binding and its bundled libraries, built for the arch."""
+    with zipfile.ZipFile(layers[arch].path) as zf:
+        names = zf.namelist()
+        assert "python/pillow_heif/__init__.py" in names
+        binding = [n for n in names if n.startswith("python/_pillow_heif.cpython-312-")]
+        assert binding == [f"python/_pillow_heif.cpython-312-{MACHINE[arch]}-linux-gnu.so"]
+        assert _elf_machine(zf.read(binding[0])) == ELF_MACHINE[arch]
+        libs = [n for n in names if n.startswith("python/pillow_heif.libs/") and ".so" in n]
+        assert any("libheif" in n for n in libs), libs
+        assert all(_elf_machine(zf.read(n)) == ELF_MACHINE[arch] for n in libs)
+
+
+@pytest.mark.parametrize("arch", ["arm64", "x86_64"])
+def test_unzipped_layer_stays_well_under_lambdas_limit(layers, arch: str) -> None:
+    # The function's own code shares the 250 MB; half of it is the layer's budget.
+    extracted = build.unzipped_size(layers[arch].path)
+    assert 10_000_000 < extracted < build.LAMBDA_UNZIPPED_LIMIT // 2, f"{extracted / 1e6:.1f} MB"
+
+
+@pytest.mark.parametrize("arch", ["arm64", "x86_64"])
 def test_zip_is_normalised(layers, arch: str) -> None:
     with zipfile.ZipFile(layers[arch].path) as zf:
         infos = zf.infolist()
@@ -140,6 +161,7 @@ def test_host_install_has_the_same_pins_and_is_stamped(tmp_path: Path) -> None:
     assert (target / "PIL" / "__init__.py").is_file()
     assert (target / "pillow-13.0.0.dist-info").is_dir()
     assert (target / "aws_lambda_powertools-3.37.0.dist-info").is_dir()
+    assert (target / "pillow_heif-1.8.1.dist-info").is_dir()
     assert not list(target.rglob("*.pyc"))
     assert build.install_host(target) is False  # stamp matches: nothing reinstalled
     assert build.main(["--host", "--target", str(target)]) == 0

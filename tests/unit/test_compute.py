@@ -52,6 +52,7 @@ def test_function_environment_is_the_contract(dev: Graph) -> None:
         "METADATA_TABLE": child(dev, "metadata", "aws:dynamodb/table:Table").id,
         "VARIANTS": load(stack_config("dev")).variants_json,
         "MAX_PIXELS": "50000000",
+        "MAX_ANIMATION_PIXELS": "100000000",
         "MAX_SOURCE_BYTES": str(25 * 1024 * 1024),
         "POWERTOOLS_SERVICE_NAME": "imgpipe",
         "POWERTOOLS_METRICS_NAMESPACE": "imgpipe",
@@ -183,6 +184,7 @@ def test_config_reaches_the_function(tmp_path: Path) -> None:
             "logRetentionDays": 30,
             "reservedConcurrency": 7,
             "maxPixels": 1000,
+            "maxAnimationPixels": 5000,
             "maxUploadMb": 2,
             "variants": [{"name": "small", "format": "webp", "max_width": 320}],
         }
@@ -193,6 +195,7 @@ def test_config_reaches_the_function(tmp_path: Path) -> None:
     assert fn.inputs["reservedConcurrentExecutions"] == 7
     env = fn.inputs["environment"]["variables"]
     assert (env["MAX_PIXELS"], env["MAX_SOURCE_BYTES"]) == ("1000", str(2 * 1024 * 1024))
+    assert env["MAX_ANIMATION_PIXELS"] == "5000"
     assert [v["name"] for v in json.loads(env["VARIANTS"])] == ["small"]
     assert part(graph, "aws:cloudwatch/logGroup:LogGroup").inputs["retentionInDays"] == 30
     layer = part(graph, "aws:lambda/layerVersion:LayerVersion")

@@ -164,7 +164,7 @@ def test_bad_values_say_key_value_range_and_fix(key: str, value: str, expected: 
 
 def test_bad_variants_name_the_variant_and_how_to_set_it() -> None:
     with pytest.raises(ConfigError) as err:
-        load({"variants": '[{"name": "thumb", "format": "gif"}]'})
+        load({"variants": '[{"name": "thumb", "format": "tiff"}]'})
     assert "imgpipe:variants is invalid" in str(err.value)
     assert "variant 'thumb'" in str(err.value) and "'format' must be one of" in str(err.value)
     assert "fix: pulumi config set imgpipe:variants '[{" in str(err.value)
