@@ -30,6 +30,10 @@ UPLOAD_CONTENT_TYPES: dict[str, str] = {
     "image/webp": ".webp",
     "image/gif": ".gif",
     "image/bmp": ".bmp",
+    # iPhone photos; browsers and iOS send either name for the same HEIF container
+    "image/heic": ".heic",
+    "image/heif": ".heif",
+    "image/avif": ".avif",
 }
 
 BIDI_CONTROLS = frozenset({0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)})
