@@ -257,8 +257,9 @@ def check_digest(result: BuildResult, name: str, path: Path = DIGESTS) -> None:
     result.path.replace(aside)
     result.path.with_name(result.path.name + ".stamp").unlink(missing_ok=True)
     recorded = f"{path.name} records sha256 {expected}" if expected else f"{path.name} records none"
+    shown = result.path.name if result.path.name == name else f"{result.path.name} ({name})"
     raise LayerBuildError(
-        f"{result.path.name} ({name}) has sha256 {result.sha256} but {recorded} "
+        f"{shown} has sha256 {result.sha256} but {recorded} "
         f"(the zip is kept as {aside.name}).\n"
         "  The layer's bytes changed. If you meant it (layer/requirements.in + `make lock`, or a change "
         "to layer/build.py), record the new digests with `make layer-digests` and commit "
