@@ -47,7 +47,7 @@ layer: $(STAMP) ## build the Pillow layer zip for the stack's architecture (repr
 layer-digests: $(STAMP) ## after a deliberate layer change: rebuild both architectures, record their sha256 in layer/digests.json
 	$(PY) -m layer.build --record-digests
 
-test: setup layer ## every offline test: unit, function, layer, integration
+test: setup layer lint ## lint and types, then every offline test: unit, function, layer, integration
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: setup layer ## only tests/unit (mocks, policy, workflow)
@@ -77,8 +77,12 @@ soak: setup ## burst of uploads with injected faults against the local stack (N=
 bench: setup ## benchmark naive vs imgpipe vs pyvips (.bench/results.json, bench.png); BENCH_ARGS=--strict fails on a missed target
 	$(PY) -m bench $(BENCH_ARGS)
 
-lint: setup ## ruff
+# mypy's scope and settings are in pyproject.toml; its incremental cache (.mypy_cache) makes a
+# re-run take seconds (a cold run analyses pulumi_aws's types: about a minute of CPU).
+lint: setup ## ruff (lint + format check) and mypy (types)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 verify: setup ## upload-and-verify the local stack (after `make up`), or a real one: make verify STACK=dev
 	$(PY) -m verify $(if $(STACK),--stack $(STACK))

@@ -8,8 +8,9 @@ and its components never import this package.
 ACCOUNT_ID = "123456789012"
 
 
-def client_args(endpoint_url: str, region: str) -> dict[str, str]:
-    """boto3 client/resource arguments for the local endpoint (moto takes any credentials)."""
+def client_args(endpoint_url: str | None, region: str) -> dict[str, str | None]:
+    """boto3 client/resource arguments for the local endpoint (moto takes any credentials);
+    ``endpoint_url`` None: boto3's default endpoints (inside moto's ``mock_aws``, in tests)."""
     return {
         "region_name": region,
         "endpoint_url": endpoint_url,

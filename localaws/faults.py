@@ -191,7 +191,7 @@ def middleware(app: WSGIApp, faults: Faults, token: str) -> WSGIApp:
         if WORKER_APP_ID in environ.get("HTTP_USER_AGENT", ""):
             kind = classify(environ)
             if kind and faults.hit(kind):
-                status, ctype, body = (_ddb_error if kind.startswith("ddb") else _s3_error)(faults)
+                status, ctype, error = (_ddb_error if kind.startswith("ddb") else _s3_error)(faults)
                 start_response(
                     status,
                     [
@@ -200,7 +200,7 @@ def middleware(app: WSGIApp, faults: Faults, token: str) -> WSGIApp:
                         ("x-amz-request-id", "00"),
                     ],
                 )
-                return [body.encode()]
+                return [error.encode()]
         return app(environ, start_response)
 
     return wrapped

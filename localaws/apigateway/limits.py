@@ -170,7 +170,7 @@ def enforce_limits(
     """
     method_key = f"{resource.path.replace('/', '~1')}/{http_method}"
     settings = api.method_settings.get(method_key) or api.method_settings.get("*/*")
-    limits = [
+    limits: list[tuple[tuple[Any, ...], tuple[float, float] | None]] = [
         (
             (api.api_id, api.stage, "method", resource.path, http_method),
             _throttle(settings, "throttlingRateLimit", "throttlingBurstLimit"),

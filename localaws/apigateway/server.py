@@ -364,7 +364,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         started = time.monotonic()
-        port = self.server.server_address[1]
+        address = self.server.server_address  # (host, port): the server listens on AF_INET
+        port = address[1] if isinstance(address, tuple) else 0
         if not control.host_allowed(self.headers.get("Host"), port):
             self._refuse(403, control.host_refusal_message(self.headers.get("Host"), port))
             return
