@@ -8,7 +8,8 @@ Routes are thin: read the event, call :class:`function.api_service.ApiService`, 
 * ``GET /images/{image_id}/variants/{variant}`` — 302 to a short-lived presigned URL of a variant.
 * ``GET /images/{image_id}/render?w=&h=&fit=&format=&quality=`` — on-demand rendition of the
   source, cached in the processed bucket under ``renders/``; a repeat request only finds the
-  cached object (``X-Cache: Hit``). Answers 302 to a presigned URL (see
+  cached object (``X-Cache: Hit``). ``format=auto`` chooses AVIF/WebP/JPEG (PNG for alpha) from
+  the ``Accept`` header and answers ``Vary: Accept``. Answers 302 to a presigned URL (see
   ``components/upload_api.py`` for why not inline bytes) with a JSON body describing it.
 
 Both GETs answer ``200`` with that JSON (``{"url": …}``) and no ``Location`` instead of the 302
@@ -33,7 +34,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from function.api_params import HttpError, json_body, parse_upload, wants_json
+from function.api_params import AUTO, HttpError, json_body, parse_upload, wants_json
 from function.api_service import ApiService
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "imgpipe"))
@@ -95,8 +96,14 @@ def render_image(event: Event, service: ApiService) -> Response:
     query = dict(event.get("queryStringParameters") or {})
     wants_json(query, event.get("headers"))  # a bad redirect value: 400 before any work
     query.pop("redirect", None)  # how to answer, not what to render
-    rendition = service.render(image_id, query or None)
+    # A Lambda proxy integration hands the function every request header, Accept included
+    # (https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-lambda-proxy-integrations.html);
+    # the local stage server builds the same event (localaws/apigateway/integrations.py).
+    accept = next((v for k, v in (event.get("headers") or {}).items() if k.lower() == "accept"), None)
+    rendition = service.render(image_id, query or None, accept)
     headers = {"X-Cache": "Hit" if rendition.cached else "Miss"}
+    if (query.get("format") or "").strip().lower() == AUTO:
+        headers["Vary"] = "Accept"  # the answer depends on the header: shared caches must key on it
     return _located(event, rendition.url, rendition.as_dict(), headers)
 
 
@@ -127,7 +134,10 @@ def handler(event: dict[str, Any], context: Any) -> Response:
     except HttpError as e:
         logger.info("client error", extra={"status": e.status, "error": e.message})
         response = _json(e.status, {"message": e.message})
+    vary = [v for v in (response["headers"].get("Vary"), cors.get("Vary")) if v]
     response["headers"].update(cors)
+    if vary:  # both the route's (Accept) and CORS's (Origin)
+        response["headers"]["Vary"] = ", ".join(vary)
     return response
 
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from function.uploads import UPLOAD_CONTENT_TYPES, KeyRuleError, check_key
 
-RENDER_FORMATS = {"jpeg": "jpg", "png": "png", "webp": "webp"}
+RENDER_FORMATS = {"jpeg": "jpg", "png": "png", "webp": "webp", "avif": "avif", "gif": "gif"}
 """Render output format -> file extension of the cached rendition."""
+AUTO = "auto"
+"""``format=auto``: the format is chosen from the request's ``Accept`` (:func:`negotiate_format`)."""
 _FORMAT_ALIASES = {"jpg": "jpeg"}
 RENDER_FITS = ("inside", "cover", "contain")
 MAX_RENDER_DIMENSION = 8192
@@ -108,14 +110,21 @@ class RenderRequest:
     width: int | None
     height: int | None
     fit: str
-    fmt: str  # jpeg | png | webp
+    fmt: str
+    """A key of :data:`RENDER_FORMATS`, or :data:`AUTO` until :meth:`with_format` resolves it."""
     quality: int
 
     @property
     def extension(self) -> str:
         return RENDER_FORMATS[self.fmt]
 
+    def with_format(self, fmt: str) -> RenderRequest:
+        return replace(self, fmt=fmt)
+
     def cache_key(self, image_id: str) -> str:
+        """Names exactly one rendition: for ``format=auto`` the *chosen* format, never the header."""
+        if self.fmt == AUTO:
+            raise ValueError("format=auto must be resolved (with_format) before naming the rendition")
         w = self.width if self.width is not None else "auto"
         h = self.height if self.height is not None else "auto"
         return f"renders/{image_id}/{w}x{h}_{self.fit}_q{self.quality}.{self.extension}"
@@ -148,8 +157,10 @@ def parse_render(query: Mapping[str, str] | None, max_pixels: int) -> RenderRequ
         raise HttpError(400, f"fit '{fit}' needs both 'w' and 'h'")
     fmt = (query.get("format") or "jpeg").strip().lower()
     fmt = _FORMAT_ALIASES.get(fmt, fmt)
-    if fmt not in RENDER_FORMATS:
-        raise HttpError(400, f"'format' must be one of jpeg, png, webp, got {query.get('format')!r}")
+    if fmt not in RENDER_FORMATS and fmt != AUTO:
+        raise HttpError(
+            400, f"'format' must be one of {', '.join([*RENDER_FORMATS, AUTO])}, got {query.get('format')!r}"
+        )
     raw_q = (query.get("quality") or str(DEFAULT_QUALITY)).strip()
     if not raw_q.isdigit() or not 1 <= int(raw_q) <= 100:
         raise HttpError(400, f"'quality' must be an integer from 1 to 100, got {raw_q!r}")
@@ -166,3 +177,39 @@ def wants_json(query: Mapping[str, str] | None, headers: Mapping[str, str] | Non
         return raw == "false"
     accept = next((v for k, v in (headers or {}).items() if k.lower() == "accept"), "") or ""
     return "application/json" in [part.split(";", 1)[0].strip().lower() for part in accept.split(",")]
+
+
+def accepted_types(accept: str | None) -> set[str]:
+    """The media types an ``Accept`` header lists with a non-zero ``q`` (lower case, no params)."""
+    listed: set[str] = set()
+    for part in (accept or "").split(","):
+        media, *params = (p.strip() for p in part.split(";"))
+        q = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0  # a malformed weight does not count as acceptance
+        if media and q > 0:
+            listed.add(media.lower())
+    return listed
+
+
+def negotiate_format(accept: str | None, alpha: bool, animated: bool = False) -> str:
+    """``format=auto``: AVIF if ``Accept`` lists ``image/avif``, else WebP if it lists
+    ``image/webp``, else JPEG — or PNG when the source has alpha (JPEG would flatten it).
+
+    Only explicit listings count (``*/*`` and ``image/*`` choose JPEG/PNG, which every client
+    shows). An animated source skips AVIF (its renders are still) for WebP, else GIF, which keep
+    the animation.
+    """
+    listed = accepted_types(accept)
+    if animated:
+        return "webp" if "image/webp" in listed else "gif"
+    if "image/avif" in listed:
+        return "avif"
+    if "image/webp" in listed:
+        return "webp"
+    return "png" if alpha else "jpeg"

@@ -16,9 +16,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from function.api_params import (
+    AUTO,
     HttpError,
     RenderRequest,
     UploadRequest,
+    negotiate_format,
     parse_render,
 )
 from function.api_store import ApiStore, SourceGoneError
@@ -26,6 +28,18 @@ from function.settings import ApiSettings
 from function.uploads import UPLOAD_CONTENT_TYPES
 
 IMAGE_ID = re.compile(r"^[0-9a-f]{16}$")
+# Source formats that cannot carry alpha: an item from before the `alpha` field still gets JPEG.
+_OPAQUE_FORMATS = ("jpeg",)
+
+
+def _has_alpha(item: Mapping[str, Any]) -> bool:
+    """Does the processed image have transparency (the item's ``alpha``, recorded by the
+    pipeline)? Items written before that field: any format that can carry alpha counts as
+    having it, so ``format=auto`` never flattens a transparent image."""
+    alpha = item.get("alpha")
+    if isinstance(alpha, bool):
+        return alpha
+    return item.get("format") not in _OPAQUE_FORMATS
 
 
 @dataclass(frozen=True)
@@ -131,8 +145,13 @@ class ApiService:
 
     # ------------------------------------------------------------------ render
 
-    def render(self, image_id: str, query: Mapping[str, str] | None) -> Rendition:
-        """The rendition ``query`` asks for: from the cache, or rendered from the source and cached."""
+    def render(self, image_id: str, query: Mapping[str, str] | None, accept: str | None = None) -> Rendition:
+        """The rendition ``query`` asks for: from the cache, or rendered from the source and cached.
+
+        ``format=auto`` picks the format from ``accept`` (the request's ``Accept`` header) and
+        the image's item (alpha, animation); the cache key names the chosen format, so two
+        clients with different headers share nothing they cannot both show.
+        """
         request = parse_render(query, self.settings.max_pixels)
         item = self.image(image_id)
         status = item.get("status", "")
@@ -141,6 +160,9 @@ class ApiService:
             raise HttpError(
                 409, f"image {image_id} is {status or 'not processed'}" + (f": {detail}" if detail else "")
             )
+        if request.fmt == AUTO:
+            chosen = negotiate_format(accept, _has_alpha(item), bool(item.get("animated")))
+            request = request.with_format(chosen)
         key = request.cache_key(image_id)
         bucket = self.settings.processed_bucket
         cached = self.store.cached_rendition(key)
@@ -187,6 +209,7 @@ class ApiService:
                 fmt=request.fmt,
                 quality=request.quality,
                 max_pixels=self.settings.max_pixels,
+                max_animation_pixels=self.settings.max_animation_pixels,
             )
         except imaging.PermanentImageError as e:
             raise HttpError(422, f"cannot render image {image_id}: {e}") from e

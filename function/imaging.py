@@ -154,6 +154,8 @@ class ImageInfo:
     frames: int = 1
     """Frames in the source (animated variants may keep fewer: see :func:`animation_frames`)."""
     orientation: int = 1
+    alpha: bool = False
+    """True when the image has transparency (an alpha channel that is not fully opaque)."""
     variants: list[VariantInfo] = field(default_factory=list)
 
 
@@ -355,6 +357,7 @@ def _decode(
             ImageOps.exif_transpose(im, in_place=True)
         info.mode = im.mode
         work = _working_mode(im)
+        info.alpha = work.mode in ("LA", "RGBA")
     except MemoryError:
         raise
     except Exception as exc:

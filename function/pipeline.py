@@ -166,6 +166,7 @@ class Pipeline:
             "width": info.width,
             "height": info.height,
             "bytes": info.bytes,
+            "alpha": info.alpha,
             "animated": info.animated,
             "frames": info.frames,
             "variants": variants,

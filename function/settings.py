@@ -134,6 +134,8 @@ class ApiSettings:
     """``METADATA_TABLE``: the image items the routes look up."""
     max_pixels: int = DEFAULT_MAX_PIXELS
     """``MAX_PIXELS``: the same bound as the pipeline's, for sources and renditions."""
+    max_animation_pixels: int = DEFAULT_MAX_ANIMATION_PIXELS
+    """``MAX_ANIMATION_PIXELS``: frames × pixels an animated render keeps (longer: truncated)."""
     max_upload_bytes: int = 100 * 1024 * 1024
     """``MAX_UPLOAD_MB`` (MiB): the largest presigned upload."""
     presign_expires: int = 900
@@ -162,6 +164,7 @@ class ApiSettings:
             processed_bucket=env["PROCESSED_BUCKET"],
             metadata_table=env["METADATA_TABLE"],
             max_pixels=integer("MAX_PIXELS", DEFAULT_MAX_PIXELS),
+            max_animation_pixels=integer("MAX_ANIMATION_PIXELS", DEFAULT_MAX_ANIMATION_PIXELS),
             max_upload_bytes=integer("MAX_UPLOAD_MB", 100) * 1024 * 1024,
             presign_expires=integer("PRESIGN_EXPIRES_SECONDS", 900),
             cors_origins=tuple(o.strip() for o in env.get("CORS_ORIGINS", "*").split(",") if o.strip())

@@ -71,6 +71,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
                 "source_key": {"S": SOURCE_KEY},
                 "source_version_id": {"S": version},
                 "status": {"S": "done"},
+                "format": {"S": "jpeg"},
+                "alpha": {"BOOL": False},
+                "animated": {"BOOL": False},
                 "width": {"N": "320"},
                 "height": {"N": "200"},
                 "variants": {
@@ -120,8 +123,13 @@ def presign(body: Any) -> tuple[int, dict[str, str], Any]:
     return call("POST", "/uploads", body=body if isinstance(body, str) else json.dumps(body))
 
 
-def render(image_id: str = IMAGE_ID, **query: str) -> tuple[int, dict[str, str], Any]:
-    return call("GET", "/images/{image_id}/render", path={"image_id": image_id}, query=query or None)
+def render(
+    image_id: str = IMAGE_ID, accept: str | None = None, **query: str
+) -> tuple[int, dict[str, str], Any]:
+    headers = {"Accept": accept} if accept is not None else None
+    return call(
+        "GET", "/images/{image_id}/render", path={"image_id": image_id}, query=query or None, headers=headers
+    )
 
 
 # --- presign --------------------------------------------------------------------------------------
@@ -343,6 +351,70 @@ def test_render_formats_and_fits(
     assert body["content_type"] == aws["s3"].head_object(Bucket=PROCESSED, Key=body["key"])["ContentType"]
 
 
+@pytest.mark.parametrize(
+    ("accept", "ext", "pil_format"),
+    [
+        # Chrome / Firefox: AVIF first
+        ("image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8", "avif", "AVIF"),
+        # a client without AVIF
+        ("image/webp,image/png,image/svg+xml,image/*;q=0.8,*/*;q=0.5", "webp", "WEBP"),
+        # curl, or anything that lists no image type: JPEG, which every client shows
+        ("*/*", "jpg", "JPEG"),
+    ],
+)
+def test_format_auto_follows_accept_and_varies_on_it(
+    aws: dict[str, Any], accept: str, ext: str, pil_format: str
+) -> None:
+    status, headers, body = render(accept=accept, w="160", format="auto")
+    assert status == 302, body
+    assert headers["Vary"] == "Accept"
+    assert body["key"] == f"renders/{IMAGE_ID}/160xauto_inside_q80.{ext}"  # the chosen format
+    assert _cached(aws, body["key"]).format == pil_format
+    assert body["content_type"] == f"image/{pil_format.lower()}"
+
+
+def test_format_auto_cache_key_is_the_chosen_format_not_the_header(aws: dict[str, Any]) -> None:
+    _, _, first = render(accept="image/avif", w="100", format="auto")
+    # another header choosing the same format: the same object, a cache hit, no encode
+    with mock.patch("function.imaging.render", side_effect=AssertionError("re-encoded")):
+        status, headers, second = render(accept="image/webp;q=0.9, image/avif", w="100", format="auto")
+    assert status == 302 and headers["X-Cache"] == "Hit" and second["key"] == first["key"]
+    # and an explicit format=avif names the same rendition
+    _, headers, third = render(w="100", format="avif")
+    assert third["key"] == first["key"] and headers["X-Cache"] == "Hit" and "Vary" not in headers
+    # a refused type (q=0) is not accepted
+    _, _, webp = render(accept="image/avif;q=0, image/webp", w="100", format="auto")
+    assert webp["key"].endswith(".webp")
+
+
+def test_format_auto_keeps_alpha_and_animation(aws: dict[str, Any]) -> None:
+    from tests.function import samples
+
+    def source(key: str, data: bytes, image_id: str, **fields: Any) -> None:
+        version = aws["s3"].put_object(Bucket=UPLOADS, Key=key, Body=data)["VersionId"]
+        item = {
+            "image_id": {"S": image_id},
+            "source_bucket": {"S": UPLOADS},
+            "source_key": {"S": key},
+            "source_version_id": {"S": version},
+            "status": {"S": "done"},
+            **{k: {"BOOL": v} if isinstance(v, bool) else {"S": v} for k, v in fields.items()},
+        }
+        aws["ddb"].put_item(TableName=TABLE, Item=item)
+
+    source("a.png", samples.rgba_png(), "00000000000000aa", format="png", alpha=True, animated=False)
+    source("b.gif", samples.animated_gif(), "00000000000000bb", format="gif", alpha=False, animated=True)
+    source("c.png", samples.rgba_png(), "00000000000000cc", format="png")  # item from before `alpha`
+    _, _, body = render("00000000000000aa", accept="*/*", w="60", format="auto")
+    assert body["key"].endswith(".png") and _cached(aws, body["key"]).mode == "RGBA"
+    _, _, body = render("00000000000000cc", accept="text/html", w="60", format="auto")
+    assert body["key"].endswith(".png")  # unknown alpha: never flattened
+    _, _, body = render("00000000000000bb", accept="image/avif,image/webp", w="60", format="auto")
+    assert body["key"].endswith(".webp") and getattr(_cached(aws, body["key"]), "n_frames", 1) == 3
+    _, _, body = render("00000000000000bb", accept="*/*", w="60", format="auto")
+    assert body["key"].endswith(".gif") and getattr(_cached(aws, body["key"]), "n_frames", 1) == 3
+
+
 def test_render_answers_json_on_request(aws: dict[str, Any]) -> None:
     status, headers, first = render(w="90", redirect="false")
     assert status == 200 and "Location" not in headers and headers["X-Cache"] == "Miss"
@@ -390,7 +462,7 @@ def test_second_render_is_served_from_cache_without_encoding(aws: dict[str, Any]
         ({"w": "4000", "h": "4000"}, "over the limit of 4000000"),
         ({"w": "10", "fit": "stretch"}, "'fit' must be one of"),
         ({"w": "10", "fit": "cover"}, "fit 'cover' needs both"),
-        ({"w": "10", "format": "gif"}, "'format' must be one of"),
+        ({"w": "10", "format": "tiff"}, "'format' must be one of jpeg, png, webp, avif, gif, auto"),
         ({"w": "10", "quality": "101"}, "'quality' must be an integer from 1 to 100"),
         ({"w": "10", "colour": "red"}, "unknown parameter"),
     ],
@@ -427,6 +499,14 @@ def test_cors_echoes_a_configured_origin(aws: dict[str, Any], monkeypatch: pytes
         headers={"Origin": "https://b.example"},
     )
     assert headers["Access-Control-Allow-Origin"] == "https://b.example" and headers["Vary"] == "Origin"
+    _, headers, _ = call(
+        "GET",
+        "/images/{image_id}/render",
+        path={"image_id": IMAGE_ID},
+        query={"w": "10", "format": "auto"},
+        headers={"Origin": "https://b.example", "Accept": "image/webp"},
+    )
+    assert headers["Vary"] == "Accept, Origin"  # both, not one overwriting the other
     _, headers, _ = call(
         "GET",
         "/images/{image_id}/render",

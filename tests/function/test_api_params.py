@@ -7,7 +7,16 @@ import json
 
 import pytest
 
-from function.api_params import HttpError, RenderRequest, json_body, parse_render, parse_upload, validate_key
+from function.api_params import (
+    HttpError,
+    RenderRequest,
+    accepted_types,
+    json_body,
+    negotiate_format,
+    parse_render,
+    parse_upload,
+    validate_key,
+)
 
 MB = 1024 * 1024
 
@@ -69,3 +78,34 @@ def test_parse_render_refuses_with_400(query: dict[str, str], message: str) -> N
     with pytest.raises(HttpError, match=message) as err:
         parse_render(query, 100)
     assert err.value.status == 400
+
+
+def test_accepted_types_reads_q_values_and_ignores_case_and_parameters() -> None:
+    assert accepted_types("Image/AVIF;q=0.9, image/webp;q=0, */*;q=0.1") == {"image/avif", "*/*"}
+    assert accepted_types("image/png; q=oops") == set()  # a malformed weight is not acceptance
+    assert accepted_types(None) == accepted_types("") == set()
+
+
+@pytest.mark.parametrize(
+    ("accept", "alpha", "animated", "chosen"),
+    [
+        ("image/avif,image/webp,*/*", False, False, "avif"),
+        ("image/webp,*/*", False, False, "webp"),
+        ("image/*,*/*", False, False, "jpeg"),  # wildcards choose what every client shows
+        ("*/*", True, False, "png"),  # alpha without AVIF/WebP: PNG, not a flattened JPEG
+        ("image/avif", True, False, "avif"),
+        ("image/avif,image/webp", False, True, "webp"),  # animated: WebP keeps frames, AVIF not
+        ("image/avif", False, True, "gif"),
+        (None, False, False, "jpeg"),
+    ],
+)
+def test_negotiate_format(accept: str | None, alpha: bool, animated: bool, chosen: str) -> None:
+    assert negotiate_format(accept, alpha, animated) == chosen
+
+
+def test_auto_must_be_resolved_before_it_names_a_rendition() -> None:
+    req = parse_render({"w": "10", "format": "AUTO"}, 100)
+    assert req.fmt == "auto"
+    with pytest.raises(ValueError, match="must be resolved"):
+        req.cache_key("0123456789abcdef")
+    assert req.with_format("avif").cache_key("0123456789abcdef").endswith("/10xauto_inside_q80.avif")
