@@ -309,6 +309,21 @@ def _install(requirements: Path, target: Path, cache: Path, target_args: list[st
     check_installed(target, pins)
 
 
+def drop_unshipped_records(site: Path) -> int:
+    """Remove from each ``*.dist-info/RECORD`` the console scripts pip put outside ``site``
+    (``../../bin/…``, not shipped): pip rewrites their shebang to the interpreter running it, so
+    their recorded hash, and with it the zip, would depend on where the checkout's venv lives
+    (a fresh clone in CI builds in another folder). Returns how many lines were dropped."""
+    dropped = 0
+    for record in sorted(site.glob("*.dist-info/RECORD")):
+        lines = record.read_text().splitlines(keepends=True)
+        kept = [line for line in lines if not line.startswith("../")]
+        if len(kept) != len(lines):
+            record.write_text("".join(kept))
+            dropped += len(lines) - len(kept)
+    return dropped
+
+
 def _layer_files(tree: Path) -> list[tuple[str, Path]]:
     """Every file to zip as (arcname, path), sorted by arcname so order never depends on the fs."""
     files: list[tuple[str, Path]] = []
@@ -399,6 +414,7 @@ def build_layer(
             target_args,
             what,
         )
+        drop_unshipped_records(tree / "python")
         write_reproducible_zip(tree, out)
     digest = _sha256(out)
     stamp.write_text(json.dumps({"inputs": key, "sha256": digest}, sort_keys=True) + "\n")

@@ -244,3 +244,21 @@ def test_the_installed_tree_must_be_exactly_the_lock(tmp_path: Path) -> None:
     (tmp_path / "six-1.17.0.dist-info").mkdir()
     with pytest.raises(build.LayerBuildError, match=r"not locked: \['six==1\.17\.0'\]; missing: none"):
         build.check_installed(tmp_path, pins)
+
+
+@pytest.mark.parametrize("arch", ["arm64", "x86_64"])
+def test_no_record_names_a_file_outside_the_layer(layers, arch: str) -> None:
+    """Console scripts pip writes to ../../bin carry the venv's interpreter path in their shebang;
+    their RECORD lines would make the zip depend on where the checkout lives."""
+    with zipfile.ZipFile(layers[arch].path) as zf:
+        for name in zf.namelist():
+            if name.endswith(".dist-info/RECORD"):
+                assert not any(line.startswith("../") for line in zf.read(name).decode().splitlines()), name
+
+
+def test_unshipped_records_are_dropped(tmp_path: Path) -> None:
+    record = tmp_path / "jmespath-1.1.0.dist-info" / "RECORD"
+    record.parent.mkdir()
+    record.write_text("../../bin/jp.py,sha256=abc,1712\njmespath/__init__.py,sha256=def,10\n")
+    assert build.drop_unshipped_records(tmp_path) == 1
+    assert record.read_text() == "jmespath/__init__.py,sha256=def,10\n"
