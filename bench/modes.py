@@ -68,7 +68,7 @@ def run_naive(data: bytes, specs: tuple[VariantSpec, ...]) -> Result:
     variants: dict[str, dict[str, Any]] = {}
     for spec in specs:
         start = time.perf_counter()
-        img = Image.open(io.BytesIO(data))
+        img: Image.Image = Image.open(io.BytesIO(data))
         img.load()  # a full decode per variant: the naive handler's biggest waste
         if spec.max_width or spec.max_height:
             if spec.fit == "cover":

@@ -95,7 +95,7 @@ ANIMATED_OUTPUTS = ("webp", "gif")
 """Variant formats that keep an animated source's frames; the others take its first frame."""
 _ANIMATED_SOURCES = ("gif", "webp", "avif")
 """Source formats whose frames are an animation (a HEIF's extra images are not: primary only)."""
-_WHITE = {"L": 255, "RGB": (255, 255, 255)}
+_WHITE: dict[str, int | tuple[int, int, int]] = {"L": 255, "RGB": (255, 255, 255)}
 WEBP_MAX_DIMENSION = 16383
 
 
@@ -281,7 +281,8 @@ def _working_mode(im: PILImage) -> PILImage:
     elif mode in ("1", "F"):
         im = im.convert("L")
     elif mode == "P":
-        im = im.convert("RGBA" if has_trns or "A" in im.palette.mode else "RGB")
+        palette_mode = im.palette.mode if im.palette is not None else ""  # a "P" image has a palette
+        im = im.convert("RGBA" if has_trns or "A" in palette_mode else "RGB")
     elif mode in ("PA", "RGBa", "RGBX") or mode not in ("L", "LA", "RGB", "RGBA"):
         im = im.convert("RGBA" if "A" in mode or "a" in mode else "RGB")  # CMYK, YCbCr, LAB, HSV...
     elif has_trns and mode in ("L", "RGB"):

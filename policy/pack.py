@@ -9,6 +9,7 @@ analyzer does.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
@@ -20,14 +21,14 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from policy.rules import RULES, ResourceCheck, Rule, StackCheck
+from policy.rules import RULES, ResourceRule, Rule, StackRule
 from policy.view import from_crossguard
 
 PACK_NAME = "imgpipe"
 
 
-def _resource_validate(rule: Rule) -> Callable[[ResourceValidationArgs, ReportViolation], None]:
-    check: ResourceCheck = rule.check  # type: ignore[assignment]
+def _resource_validate(rule: ResourceRule) -> Callable[[ResourceValidationArgs, ReportViolation], None]:
+    check = rule.check
     types = frozenset(rule.resource_types)
 
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
@@ -39,8 +40,8 @@ def _resource_validate(rule: Rule) -> Callable[[ResourceValidationArgs, ReportVi
     return validate
 
 
-def _stack_validate(rule: Rule) -> Callable[[StackValidationArgs, ReportViolation], None]:
-    check: StackCheck = rule.check  # type: ignore[assignment]
+def _stack_validate(rule: StackRule) -> Callable[[StackValidationArgs, ReportViolation], None]:
+    check = rule.check
 
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
         resources = [from_crossguard(r) for r in args.resources]
@@ -52,19 +53,15 @@ def _stack_validate(rule: Rule) -> Callable[[StackValidationArgs, ReportViolatio
 
 def _policy(rule: Rule) -> Policy:
     """The CrossGuard policy of one rule: only the ``validate`` callback depends on its kind."""
-    policy_cls: type[ResourceValidationPolicy] | type[StackValidationPolicy]
-    validate: Callable[..., None]
-    if rule.kind == "resource":
-        policy_cls, validate = ResourceValidationPolicy, _resource_validate(rule)
-    else:
-        policy_cls, validate = StackValidationPolicy, _stack_validate(rule)
-    return policy_cls(
-        name=rule.name,
-        description=rule.description,
-        validate=validate,
-        enforcement_level=EnforcementLevel(rule.enforcement),
-        remediation_steps=rule.remediation or None,
-    )
+    common: dict[str, Any] = {
+        "name": rule.name,
+        "description": rule.description,
+        "enforcement_level": EnforcementLevel(rule.enforcement),
+        "remediation_steps": rule.remediation or None,
+    }
+    if isinstance(rule, ResourceRule):
+        return ResourceValidationPolicy(validate=_resource_validate(rule), **common)
+    return StackValidationPolicy(validate=_stack_validate(rule), **common)
 
 
 def build_policies() -> list[Policy]:

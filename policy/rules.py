@@ -19,7 +19,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from policy.view import Resource, known, of_type
 
@@ -93,14 +93,32 @@ StackCheck = Callable[[Sequence[Resource]], list[Violation]]
 
 
 @dataclass(frozen=True)
-class Rule:
+class ResourceRule:
+    """A rule over one resource's properties: ``check`` returns what is wrong (empty: passes)."""
+
     name: str
     description: str
-    kind: Literal["resource", "stack"]
-    check: ResourceCheck | StackCheck
+    check: ResourceCheck
     resource_types: tuple[str, ...]
     enforcement: Enforcement = "mandatory"
     remediation: str = ""
+    kind: ClassVar[Literal["resource"]] = "resource"
+
+
+@dataclass(frozen=True)
+class StackRule:
+    """A rule over the whole graph (relations between resources): ``check`` returns violations."""
+
+    name: str
+    description: str
+    check: StackCheck
+    resource_types: tuple[str, ...]
+    enforcement: Enforcement = "mandatory"
+    remediation: str = ""
+    kind: ClassVar[Literal["stack"]] = "stack"
+
+
+Rule = ResourceRule | StackRule
 
 
 # --- small readers ---------------------------------------------------------------------------
@@ -722,142 +740,123 @@ def apigateway_account_role_is_valid(resources: Sequence[Resource]) -> list[Viol
 
 
 RULES: tuple[Rule, ...] = (
-    Rule(
+    ResourceRule(
         "s3-no-public-access",
         "S3 buckets block all public access (all four flags) and use no public ACL",
-        "resource",
         s3_no_public_access,
         (BUCKET_PAB, BUCKET, BUCKET_ACL),
         remediation="aws.s3.BucketPublicAccessBlock with the four block/ignore/restrict flags true",
     ),
-    Rule(
+    ResourceRule(
         "s3-ownership-enforced",
         "S3 object ownership is BucketOwnerEnforced (ACLs disabled)",
-        "resource",
         s3_ownership_enforced,
         (BUCKET_OWNERSHIP,),
     ),
-    Rule(
+    ResourceRule(
         "s3-versioned",
         "S3 buckets are versioned",
-        "resource",
         s3_versioned,
         (BUCKET_VERSIONING, BUCKET_VERSIONING_V2, BUCKET),
     ),
-    Rule(
+    ResourceRule(
         "s3-encrypted-with-cmk",
         "S3 default encryption is SSE-KMS with a customer managed key",
-        "resource",
         s3_encrypted_with_cmk,
         (BUCKET_SSE, BUCKET_SSE_V2, BUCKET),
     ),
-    Rule(
+    ResourceRule(
         "s3-tls-only",
         "S3 bucket policies deny requests without TLS on the bucket and its objects",
-        "resource",
         s3_tls_only,
         (BUCKET_POLICY,),
     ),
-    Rule(
+    ResourceRule(
         "iam-no-wildcard-actions",
         "IAM/resource policies allow no '*', 'service:*' or NotAction",
-        "resource",
         iam_no_wildcard_actions,
         (IAM_ROLE, *POLICY_RESOURCES),
     ),
-    Rule(
+    ResourceRule(
         "iam-no-star-resource-on-data",
         "IAM/resource policies allow no s3/dynamodb/kms/sqs action on '*'",
-        "resource",
         iam_no_star_resource_on_data,
         (IAM_ROLE, *POLICY_RESOURCES),
     ),
-    Rule(
+    ResourceRule(
         "iam-no-broad-managed-policies",
         "No AWS managed FullAccess/Administrator/PowerUser policy attached",
-        "resource",
         iam_no_broad_managed_policies,
         (IAM_ROLE_POLICY_ATTACHMENT, IAM_POLICY_ATTACHMENT, IAM_ROLE),
     ),
-    Rule(
+    ResourceRule(
         "log-group-retention",
         "CloudWatch log groups have a retention",
-        "resource",
         log_group_retention,
         (LOG_GROUP,),
     ),
-    Rule(
+    ResourceRule(
         "dynamodb-encrypted-with-cmk",
         "DynamoDB tables are encrypted with a customer managed key",
-        "resource",
         dynamodb_encrypted_with_cmk,
         (DYNAMODB_TABLE,),
     ),
-    Rule(
+    ResourceRule(
         "dynamodb-pitr",
         "DynamoDB tables have point-in-time recovery",
-        "resource",
         dynamodb_point_in_time_recovery,
         (DYNAMODB_TABLE,),
     ),
-    Rule(
+    ResourceRule(
         "api-method-requires-auth",
         "API Gateway methods (but OPTIONS) require an API key or IAM/authorizer",
-        "resource",
         api_method_requires_auth,
         (API_METHOD,),
     ),
-    Rule(
+    StackRule(
         "s3-bucket-fully-configured",
         "Every S3 bucket has a public access block, ownership controls, versioning, encryption and a policy",
-        "stack",
         s3_bucket_fully_configured,
         (BUCKET, BUCKET_PAB, BUCKET_OWNERSHIP, BUCKET_VERSIONING, BUCKET_SSE, BUCKET_POLICY),
     ),
-    Rule(
+    StackRule(
         "lambda-failure-destination",
         "Lambda functions send failed async events to a DLQ or destination",
-        "stack",
         lambda_has_failure_destination,
         (LAMBDA_FUNCTION, LAMBDA_INVOKE_CONFIG, LAMBDA_PERMISSION),
     ),
-    Rule(
+    StackRule(
         "lambda-log-retention",
         "Lambda functions log to a stack-owned log group with retention",
-        "stack",
         lambda_log_group_with_retention,
         (LAMBDA_FUNCTION, LOG_GROUP),
     ),
     # AWS behaviours mocks and moto do not enforce (docs/local.md lists them with the engine's)
-    Rule(
+    ResourceRule(
         "aws-name-limits",
         "Physical names the program sets are within AWS's length and character limits",
-        "resource",
         names_within_aws_limits,
         tuple(NAME_LIMITS),
         remediation="shorten the name or replace the characters AWS refuses (components/naming.py)",
     ),
-    Rule(
+    ResourceRule(
         "kms-service-grant-conditions",
         "KMS key grants to CloudWatch/EventBridge carry no aws:Source* condition their calls lack",
-        "resource",
         kms_service_grant_without_source_conditions,
         (KMS_KEY,),
         remediation="keep aws:SourceAccount/aws:SourceArn on the SNS topic or SQS queue policy instead",
     ),
-    Rule(
+    ResourceRule(
         "lambda-reserved-concurrency-quota",
         "Reserved concurrency needs an account concurrency quota of at least reserved + 100",
-        "resource",
         lambda_reserved_concurrency_quota,
         (LAMBDA_FUNCTION,),
         enforcement="advisory",
         remediation="aws lambda get-account-settings --query AccountLimit; request more, or reserve none",
     ),
-    Rule(
+    StackRule(
         "apigateway-one-path-variable-per-level",
         "An API Gateway resource has at most one variable path part among its children",
-        "stack",
         apigateway_one_path_variable_per_level,
         (API_RESOURCE,),
     ),
@@ -870,8 +869,8 @@ def check_resource(resource_type: str, props: Mapping[str, Any]) -> dict[str, li
     """Every resource rule over one resource: rule name -> messages (only rules that failed)."""
     found: dict[str, list[str]] = {}
     for rule in RULES:
-        if rule.kind == "resource":
-            messages = rule.check(resource_type, props)  # type: ignore[call-arg]
+        if isinstance(rule, ResourceRule):
+            messages = rule.check(resource_type, props)
             if messages:
                 found[rule.name] = list(messages)
     return found
@@ -881,10 +880,10 @@ def check_graph(resources: Sequence[Resource]) -> dict[str, list[Violation]]:
     """Every rule over a whole graph: rule name -> violations (every rule is a key)."""
     report: dict[str, list[Violation]] = {rule.name: [] for rule in RULES}
     for rule in RULES:
-        if rule.kind == "stack":
-            report[rule.name].extend(rule.check(resources))  # type: ignore[arg-type]
+        if isinstance(rule, StackRule):
+            report[rule.name].extend(rule.check(resources))
             continue
         for resource in resources:
-            for message in rule.check(resource.type, resource.props):  # type: ignore[call-arg]
+            for message in rule.check(resource.type, resource.props):
                 report[rule.name].append(Violation(message, resource.urn, resource.name))
     return report

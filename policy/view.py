@@ -55,12 +55,19 @@ class Resource:
 
 
 class _CrossGuardResource(Protocol):
-    resource_type: str
-    name: str
-    urn: str
-    props: Mapping[str, Any]
-    property_dependencies: Mapping[str, Sequence[Any]]
-    dependencies: Sequence[Any]
+    # read-only members: PolicyResource's lists satisfy Sequence (a mutable member would not)
+    @property
+    def resource_type(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def urn(self) -> str: ...
+    @property
+    def props(self) -> Mapping[str, Any]: ...
+    @property
+    def property_dependencies(self) -> Mapping[str, Sequence[Any]]: ...
+    @property
+    def dependencies(self) -> Sequence[Any]: ...
 
 
 def from_crossguard(resource: _CrossGuardResource) -> Resource:

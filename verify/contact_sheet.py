@@ -44,9 +44,8 @@ def _human(n: int) -> str:
 
 def _tile(data: bytes) -> Image.Image:
     """The image (upright, EXIF applied) fitted into the tile box, never enlarged."""
-    with Image.open(io.BytesIO(data)) as img:
-        img = ImageOps.exif_transpose(img)
-        img = img.convert("RGBA")
+    with Image.open(io.BytesIO(data)) as opened:
+        img = ImageOps.exif_transpose(opened).convert("RGBA")
     img.thumbnail((TILE_W, TILE_H), Image.Resampling.LANCZOS)
     return img
 

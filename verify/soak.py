@@ -602,7 +602,7 @@ def run_soak(
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, got {concurrency}")
     say = progress or (lambda _msg: None)
-    endpoint = outputs.get("endpoint_url")
+    endpoint: str = outputs.get("endpoint_url") or ""
     if faults is not None and not endpoint:
         raise ValueError("faults can only be injected into the local stack (outputs have no endpoint_url)")
     before: dict[str, Any] = {}
