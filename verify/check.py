@@ -11,10 +11,8 @@ clean JSON.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
-import posixpath
 import re
 import time
 import urllib.error
@@ -32,6 +30,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from PIL import Image
 
+from function import events
+from function.events import image_id
 from function.variants import DEFAULT_VARIANTS, FORMATS, VariantSpec, parse_variants
 from localaws import client_args
 from verify.photos import TestPhoto, generate_photos
@@ -63,17 +63,10 @@ VARIANT_FIELDS: dict[str, type] = {
 _PIL_FORMATS = {"JPEG": "jpeg", "PNG": "png", "WEBP": "webp"}
 
 
-def image_id(bucket: str, key: str, version_id: str | None) -> str:
-    """The contract's deterministic id: sha256 of bucket, key and version id, 16 hex chars."""
-    return hashlib.sha256(f"{bucket}\n{key}\n{version_id or ''}".encode()).hexdigest()[:16]
-
-
 def variant_key(source_key: str, variant: VariantSpec, img_id: str) -> str:
-    """``<source dir>/<source stem>_<variant>_<image_id>.<ext>`` (no leading ``/`` at the root)."""
-    directory, name = posixpath.split(source_key)
-    stem = posixpath.splitext(name)[0] or name
-    filename = f"{stem}_{variant.name}_{img_id}.{variant.extension}"
-    return f"{directory}/{filename}" if directory else filename
+    """Where ``variant`` of ``source_key`` must be: the contract's key (``function.events``, the
+    one definition the handler writes with, including its cut at S3's 1,024-byte key limit)."""
+    return events.variant_key(source_key, variant.name, img_id, variant.extension)
 
 
 def expected_size(spec: VariantSpec, width: int, height: int) -> tuple[int, int] | None:

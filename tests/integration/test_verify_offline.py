@@ -213,6 +213,18 @@ def test_contract_helpers() -> None:
     assert expected_size(spec, 1440, 900) == (200, 125)
     assert expected_size(spec, 100, 50) == (100, 50)  # never enlarged
     assert expected_size(DEFAULT_VARIANTS[0], 1440, 900) == (1440, 900)
+
+
+def test_verify_expects_the_key_the_handler_writes_for_long_and_odd_keys() -> None:
+    # verify uses the contract's own functions (function/events.py), so a key past S3's
+    # 1,024-byte limit is expected where the handler puts it: the stem cut, never mid-character
+    spec = DEFAULT_VARIANTS[4]
+    long_key = "deep/" + "é" * 600 + ".jpg"  # 1,205 bytes of UTF-8
+    expected = variant_key(long_key, spec, "0123456789abcdef")
+    assert len(expected.encode()) <= 1024 and expected.startswith("deep/é")
+    assert expected.endswith("_thumbnail_0123456789abcdef.jpg")
+    assert variant_key("..a", spec, "1") == "._thumbnail_1.jpg"  # the last extension only
+    assert variant_key("a.tar.gz", spec, "1") == "a.tar_thumbnail_1.jpg"
     cover = VariantSpec("sq", "jpeg", max_width=100, max_height=100, fit="cover")
     assert expected_size(cover, 640, 480) == (100, 100)
     assert expected_size(cover, 80, 60) is None
