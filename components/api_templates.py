@@ -39,12 +39,13 @@ def _item_template(var: str) -> str:
     """VTL printing DynamoDB item ``$<var>`` as clean JSON (contract fields, no type wrappers).
 
     Variants get a stage-relative ``url`` served by ``GET /images/{image_id}/variants/{name}``.
+    The item's ``source_bucket`` and each variant's ``bucket`` stay in the table but are not
+    served: answers name no bucket (issue 12); the ``url`` is how a client gets the bytes.
     """
     s = f"${var}"
     return (
         f"#set($vs = {s}.variants.M)\n"
         f'{{"image_id": "$util.escapeJavaScript({s}.image_id.S){UNQUOTE}",\n'
-        f' "source_bucket": "$util.escapeJavaScript({s}.source_bucket.S){UNQUOTE}",\n'
         f' "source_key": "$util.escapeJavaScript({s}.source_key.S){UNQUOTE}",\n'
         f' "source_version_id": #if({s}.source_version_id.S)'
         f'"$util.escapeJavaScript({s}.source_version_id.S){UNQUOTE}"#{{else}}null#end,\n'
@@ -58,7 +59,7 @@ def _item_template(var: str) -> str:
         f' "duration_ms": #if({s}.duration_ms.N){s}.duration_ms.N#{{else}}null#end,\n'
         f'#if({s}.error.S) "error": "$util.escapeJavaScript({s}.error.S){UNQUOTE}",\n#end'
         ' "variants": {#if($vs)#foreach($name in $vs.keySet())#set($v = $vs.get($name).M)\n'
-        '  "$name": {"bucket": "$v.bucket.S", "format": "$v.format.S",\n'
+        '  "$name": {"format": "$v.format.S",\n'
         f'   "key": "$util.escapeJavaScript($v.key.S){UNQUOTE}",\n'
         '   "width": $v.width.N, "height": $v.height.N, "bytes": $v.bytes.N,\n'
         f'   "url": "/images/$util.urlEncode({s}.image_id.S)/variants/$util.urlEncode($name)"'

@@ -49,13 +49,21 @@ from components.api_templates import (
 )
 from components.iam import assume_role_policy
 from components.lambda_function import LambdaFunction, LambdaFunctionArgs
+from function.uploads import UPLOAD_CONTENT_TYPES
 
 BINARY_MEDIA_TYPES = ["image/*", "application/octet-stream"]
 HANDLER = "function.api.handler"
+AUTHORIZER_HANDLER = "function.authorizer.handler"
+AUTHORIZER_MEMORY_MB = 128  # string checks only
+AUTHORIZER_TIMEOUT_S = 3
 API_FUNCTION_MEMORY_MB = 256  # presign + redirect: no image work
 API_FUNCTION_TIMEOUT_S = 10
 CORS_ALLOW_HEADERS = "Content-Type,X-Api-Key,Authorization,X-Amz-Date,X-Amz-Security-Token"
 CORS_EXPOSE_HEADERS = "ETag,x-amz-version-id,X-Cache,Location"
+EXISTS_MESSAGE = (
+    "an object with this key already exists and PUT /uploads never replaces one: to write a new "
+    "version, POST /uploads with the key and overwrite set to true, then upload to the URL it returns"
+)
 
 
 @dataclass
@@ -268,6 +276,13 @@ class UploadApi(pulumi.ComponentResource):
             ],
         )
 
+        # PUT /uploads/{key+}'s checks before S3 stores anything (api_key mode: a method has one
+        # authorization type, so with AWS_IAM there is no room for a Lambda authorizer)
+        self.upload_authorizer: aws.apigateway.Authorizer | None = None
+        self.authorizer_function: aws.lambda_.Function | None = None
+        if args.api_auth == "api_key":
+            self._upload_authorizer()
+
         # ---- resources (paths) -----------------------------------------------------------
         uploads = self._resource("uploads", root_id, "uploads")
         upload_key = self._resource("upload-key", uploads.id, "{key+}")
@@ -336,6 +351,7 @@ class UploadApi(pulumi.ComponentResource):
             self.integration_role.arn,
             self.api_function.arn,
             self.render_function.arn,
+            self.authorizer_function.arn if self.authorizer_function is not None else "",
         ).apply(
             lambda values: {
                 "redeployment": hashlib.sha256((spec_json + json.dumps(values)).encode()).hexdigest()
@@ -461,8 +477,9 @@ class UploadApi(pulumi.ComponentResource):
         http_method: str,
         path: str,
         params: dict[str, bool],
+        auth: dict[str, Any] | None = None,
     ) -> aws.apigateway.Method:
-        auth = self._auth()
+        auth = auth or self._auth()
         method = aws.apigateway.Method(
             f"{self._name}-{label}-method",
             rest_api=self.rest_api.id,
@@ -559,7 +576,14 @@ class UploadApi(pulumi.ComponentResource):
     def _s3_upload(self, resource: aws.apigateway.Resource) -> None:
         args = self._args
         params = {"method.request.path.key": True, "method.request.header.Content-Type": True}
-        method = self._method("upload", resource, "PUT", "/uploads/{key+}", params)
+        auth = None
+        if self.upload_authorizer is not None:
+            auth = {
+                "authorization": "CUSTOM",
+                "authorizer_id": self.upload_authorizer.id,
+                "api_key_required": True,
+            }
+        method = self._method("upload", resource, "PUT", "/uploads/{key+}", params, auth)
         integration = self._integration(
             "upload",
             resource,
@@ -577,12 +601,15 @@ class UploadApi(pulumi.ComponentResource):
             request_parameters={
                 "integration.request.path.key": "method.request.path.key",
                 "integration.request.header.Content-Type": "method.request.header.Content-Type",
+                # S3 conditional write: refuse (412) to replace an existing key, never overwrite
+                # silently (https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html)
+                "integration.request.header.If-None-Match": "'*'",
             },
             # no templates, no conversion: the image bytes reach S3 exactly as sent
             passthrough_behavior="WHEN_NO_TEMPLATES",
             timeout_milliseconds=29000,
         )
-        self._spec["PUT /uploads/{key+} integration"] = "s3 PUT passthrough"
+        self._spec["PUT /uploads/{key+} integration"] = "s3 PUT passthrough, If-None-Match: *"
         self._responses(
             "upload",
             resource,
@@ -599,8 +626,14 @@ class UploadApi(pulumi.ComponentResource):
                     "templates": {"application/json": UPLOAD_RESPONSE_TEMPLATE},
                 },
                 {
+                    # 412: If-None-Match failed (the key exists); 409: a concurrent conditional write
+                    "status": "409",
+                    "pattern": "409|412",
+                    "templates": {"application/json": ERROR_TEMPLATE % EXISTS_MESSAGE},
+                },
+                {
                     "status": "400",
-                    "pattern": "4\\d\\d",
+                    "pattern": "40[0-8]|41[013-9]|4[2-9]\\d",
                     "templates": {"application/json": ERROR_TEMPLATE % "the upload was rejected by S3"},
                 },
                 {
@@ -742,6 +775,7 @@ class UploadApi(pulumi.ComponentResource):
                 "400",
                 generic,
             ),
+            *self._authorizer_responses(),
         ):
             response = aws.apigateway.Response(
                 f"{self._name}-{response_type.lower().replace('_', '-')}",
@@ -754,6 +788,71 @@ class UploadApi(pulumi.ComponentResource):
             )
             self._spec[f"gateway {response_type}"] = {"status": status, "template": template}
             self._deps.append(response)
+
+    def _upload_authorizer(self) -> None:
+        """The REQUEST authorizer of ``PUT /uploads/{key+}`` (``function.authorizer``).
+
+        Not cached (TTL 0): the decision depends on the key in the path, and a path parameter
+        cannot be an identity source, so a cached answer would be reused for other keys. The
+        identity source is ``Content-Type``: should API Gateway require it, a request without one
+        gets 401 ``UNAUTHORIZED``, which the gateway responses turn into the same 415 the
+        authorizer's own ``Unauthorized`` gets.
+        """
+        self.authorizer_function = self._function(
+            "authorizer",
+            memory_mb=AUTHORIZER_MEMORY_MB,
+            timeout=AUTHORIZER_TIMEOUT_S,
+            statements=[],  # pure checks: it calls nothing (its role only writes its own logs)
+            handler=AUTHORIZER_HANDLER,
+            environment={},
+        )
+        self.upload_authorizer = aws.apigateway.Authorizer(
+            f"{self._name}-upload-authorizer",
+            rest_api=self.rest_api.id,
+            name="upload-rules",
+            type="REQUEST",
+            authorizer_uri=self.authorizer_function.invoke_arn,
+            identity_source="method.request.header.Content-Type",
+            authorizer_result_ttl_in_seconds=0,
+            opts=ResourceOptions(parent=self),
+        )
+        # API Gateway may invoke it for this authorizer only
+        permission = aws.lambda_.Permission(
+            f"{self._name}-authorizer-invoke",
+            action="lambda:InvokeFunction",
+            function=self.authorizer_function.name,
+            principal="apigateway.amazonaws.com",
+            source_arn=Output.concat(self.rest_api.execution_arn, "/authorizers/", self.upload_authorizer.id),
+            opts=ResourceOptions(parent=self),
+        )
+        self._deps.extend([self.upload_authorizer, permission])
+        self._spec["upload authorizer"] = {
+            "handler": AUTHORIZER_HANDLER,
+            "ttl": 0,
+            "identity": "Content-Type",
+        }
+
+    def _authorizer_responses(self) -> list[tuple[str, str | None, str]]:
+        """What the upload authorizer's two refusals look like (only when it is deployed).
+
+        An authorizer can Allow, Deny or fail: a Deny is API Gateway's ``ACCESS_DENIED`` response,
+        here 400 with the authorizer's own message (its context is in ``$context.authorizer``,
+        https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-mapping-template-reference.html);
+        failing with ``Unauthorized`` is ``UNAUTHORIZED``, here 415 (that failure carries no context,
+        so the message is fixed). Nothing else in this API answers either: API keys have their
+        own ``INVALID_API_KEY``, and there is no resource policy.
+        """
+        if self.upload_authorizer is None:
+            return []
+        types = ", ".join(UPLOAD_CONTENT_TYPES)
+        return [
+            ("ACCESS_DENIED", "400", '{"message": $context.authorizer.messageJson}'),
+            (
+                "UNAUTHORIZED",
+                "415",
+                f'{{"message": "unsupported Content-Type: PUT /uploads takes {types}"}}',
+            ),
+        ]
 
     def _integration_role(self) -> aws.iam.Role:
         args = self._args
@@ -838,9 +937,27 @@ class UploadApi(pulumi.ComponentResource):
         )
 
     def _function(
-        self, purpose: str, memory_mb: int, timeout: int, statements: list[dict[str, Any]]
+        self,
+        purpose: str,
+        memory_mb: int,
+        timeout: int,
+        statements: list[dict[str, Any]],
+        handler: str = HANDLER,
+        environment: dict[str, Input[str]] | None = None,
     ) -> aws.lambda_.Function:
         args = self._args
+        if environment is None:
+            environment = {
+                "UPLOAD_BUCKET": args.upload_bucket_name,
+                "PROCESSED_BUCKET": args.processed_bucket_name,
+                "METADATA_TABLE": args.table_name,
+                "VARIANTS": args.variants_json,
+                "MAX_PIXELS": str(args.max_pixels),
+                "MAX_ANIMATION_PIXELS": str(args.max_animation_pixels),
+                "MAX_UPLOAD_MB": str(args.max_upload_mb),
+                "PRESIGN_EXPIRES_SECONDS": str(args.presign_expires_seconds),
+                "CORS_ORIGINS": ",".join(args.cors_origins),
+            }
         recipe = LambdaFunction(
             self,
             f"{self._name}-{purpose}",
@@ -850,24 +967,14 @@ class UploadApi(pulumi.ComponentResource):
                 suffix=self.suffix.hex,
                 description=f"imgpipe API: {purpose}",
                 role_description=f"imgpipe API {purpose} Lambda",
-                handler=HANDLER,
+                handler=handler,
                 code=args.code,
                 layers=[args.layer_arn],
                 architecture=args.architecture,
                 memory_mb=memory_mb,
                 timeout_seconds=timeout,
                 log_retention_days=args.log_retention_days,
-                environment={
-                    "UPLOAD_BUCKET": args.upload_bucket_name,
-                    "PROCESSED_BUCKET": args.processed_bucket_name,
-                    "METADATA_TABLE": args.table_name,
-                    "VARIANTS": args.variants_json,
-                    "MAX_PIXELS": str(args.max_pixels),
-                    "MAX_ANIMATION_PIXELS": str(args.max_animation_pixels),
-                    "MAX_UPLOAD_MB": str(args.max_upload_mb),
-                    "PRESIGN_EXPIRES_SECONDS": str(args.presign_expires_seconds),
-                    "CORS_ORIGINS": ",".join(args.cors_origins),
-                },
+                environment=environment,
                 statements=statements,
             ),
         )

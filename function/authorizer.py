@@ -8,8 +8,9 @@ An authorizer is the one place that sees the path, the query and the headers fir
 the shared upload rules (``function.uploads``) and answers:
 
 * key breaks the rule, or ``?overwrite`` is asked for → **Deny** with ``context.message`` saying
-  which rule failed. API Gateway turns a Deny into its ``ACCESS_DENIED`` gateway response, which
-  ``UploadApi`` sets to 400 with ``{"message": "$context.authorizer.message"}``;
+  which rule failed (and ``messageJson``, the same as a JSON string). API Gateway turns a Deny
+  into its ``ACCESS_DENIED`` gateway response, which ``UploadApi`` sets to 400 with
+  ``{"message": $context.authorizer.messageJson}``;
 * Content-Type not an accepted image type → the error ``Unauthorized``. API Gateway answers that
   with its ``UNAUTHORIZED`` gateway response, which ``UploadApi`` sets to 415 with the list of
   accepted types (an authorizer can only Allow, Deny or fail: two gateway responses are the only
@@ -28,6 +29,7 @@ No AWS calls: pure checks on the request.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -47,6 +49,12 @@ class UnsupportedContentType(Exception):
 
     def __init__(self) -> None:
         super().__init__(UNAUTHORIZED)
+
+
+def _deny(method_arn: str, rule: str, message: str) -> dict[str, Any]:
+    """Deny, with the message twice: plain, and as a JSON string literal (``messageJson``) for the
+    gateway response template, which has no JSON escaping of its own."""
+    return _policy("Deny", method_arn, {"rule": rule, "message": message, "messageJson": json.dumps(message)})
 
 
 def _policy(effect: str, method_arn: str, context: dict[str, str]) -> dict[str, Any]:
@@ -74,17 +82,14 @@ def decide(event: Mapping[str, Any]) -> dict[str, Any]:
     try:
         check_key(key)
     except KeyRuleError as e:
-        return _policy("Deny", method_arn, {"message": f"bad upload key: {e.message}", "rule": e.rule})
+        return _deny(method_arn, e.rule, f"bad upload key: {e.message}")
     query = event.get("queryStringParameters") or {}
     if "overwrite" in query:
-        return _policy(
-            "Deny",
+        return _deny(
             method_arn,
-            {
-                "message": "PUT /uploads never replaces an object; to write a new version of an "
-                'existing key, POST /uploads with {"key": …, "overwrite": true} and upload to the URL',
-                "rule": "overwrite",
-            },
+            "overwrite",
+            "PUT /uploads never replaces an object; to write a new version of an existing key, "
+            'POST /uploads with {"key": …, "overwrite": true} and upload to the URL it returns',
         )
     try:
         content_type = check_content_type(_header(event.get("headers"), "content-type"))

@@ -401,9 +401,12 @@ def check_api_get(stack: Stack, upload: UploadResult, report: VerifyReport) -> N
         return
     problems = []
     item = upload.item or {}
-    # Contract fields must be served; anything extra the API serves must match the item too.
+    # Contract fields must be served (but the bucket names: no answer names a bucket); anything
+    # extra the API serves must match the item too.
+    if "source_bucket" in got:
+        problems.append("source_bucket served: the API must not name buckets")
     for name, value in item.items():
-        if name not in ITEM_CONTRACT_FIELDS and name not in got:
+        if name == "source_bucket" or (name not in ITEM_CONTRACT_FIELDS and name not in got):
             continue
         if name == "variants":
             for vname, fields in value.items():
@@ -411,10 +414,12 @@ def check_api_get(stack: Stack, upload: UploadResult, report: VerifyReport) -> N
                 if not isinstance(gv, dict):
                     problems.append(f"variants.{vname} missing")
                     continue
+                if "bucket" in gv:
+                    problems.append(f"variants.{vname}.bucket served: the API must not name buckets")
                 problems += [
                     f"variants.{vname}.{f}={gv.get(f)!r}, item has {v!r}"
                     for f, v in fields.items()
-                    if gv.get(f) != v
+                    if f != "bucket" and gv.get(f) != v
                 ]
         elif got.get(name) != value and not (value is None and name not in got):
             problems.append(f"{name}={got.get(name)!r}, item has {value!r}")

@@ -58,6 +58,10 @@ def test_a_bad_key_is_denied_with_the_rule_it_breaks(key: str, rule: str) -> Non
     assert effect(answer) == "Deny"
     assert answer["context"]["rule"] == rule
     assert answer["context"]["message"].startswith("bad upload key: the key")
+    # the gateway response template inserts messageJson as is: it must be one JSON string
+    import json
+
+    assert json.loads(answer["context"]["messageJson"]) == answer["context"]["message"]
 
 
 def test_overwrite_on_put_is_denied_and_points_to_post() -> None:

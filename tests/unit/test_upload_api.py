@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from typing import Any
 
 import pulumi
@@ -177,7 +178,7 @@ def test_same_stack_name_in_another_project_or_stack_does_not_collide(
 ) -> None:
     mocks, _ = graph
     other, _ = build(suffix="d4e5f6")  # another project's "dev" stack: its own RandomId
-    assert len(_names(mocks)) == len(_names(other)) == 6  # 2 functions, 3 log groups, the API
+    assert len(_names(mocks)) == len(_names(other)) == 8  # 3 functions, 4 log groups, the API
     assert not _names(mocks) & _names(other)
     renamed, _ = build(project="photos")
     assert not _names(mocks) & _names(renamed)
@@ -219,6 +220,9 @@ def test_api_key_on_every_method_but_preflights(graph: tuple[Mocks, dict[str, An
     for (name, verb), inputs in _methods(mocks).items():
         if verb == "OPTIONS":
             assert inputs["authorization"] == "NONE" and not inputs.get("apiKeyRequired"), name
+        elif name == "api-upload-method":  # the key, then the upload authorizer's rules
+            assert inputs["apiKeyRequired"] is True and inputs["authorization"] == "CUSTOM", name
+            assert inputs["authorizerId"] == "api-upload-authorizer-id"
         else:
             assert inputs["apiKeyRequired"] is True and inputs["authorization"] == "NONE", name
     keys = mocks.of("apigateway/apiKey:ApiKey")
@@ -239,6 +243,11 @@ def test_iam_auth_uses_sigv4_and_no_key() -> None:
         assert not inputs.get("apiKeyRequired"), name
     assert mocks.of("apigateway/apiKey:ApiKey") == []
     assert out["key"] == ""
+    # a method has one authorization type: AWS_IAM leaves no room for the upload authorizer
+    assert mocks.of("apigateway/authorizer:Authorizer") == []
+    assert {r.inputs["responseType"] for r in mocks.of("apigateway/response:Response")}.isdisjoint(
+        {"ACCESS_DENIED", "UNAUTHORIZED"}
+    )
     assert "quotaSettings" not in mocks.of("apigateway/usagePlan:UsagePlan")[0].inputs
 
 
@@ -260,6 +269,39 @@ def test_put_upload_is_a_binary_passthrough_s3_integration(graph: tuple[Mocks, d
         "method.request.header.Content-Type": True,
     }
     assert put["requestValidatorId"] == "api-params-validator-id"
+
+
+def test_put_upload_checks_run_in_a_request_authorizer_before_s3(graph: tuple[Mocks, dict[str, Any]]) -> None:
+    """Key rule and image type in the upload authorizer, no silent overwrite by S3's conditional write."""
+    mocks, _ = graph
+    (authorizer,) = mocks.of("apigateway/authorizer:Authorizer")
+    assert authorizer.inputs["type"] == "REQUEST"
+    assert authorizer.inputs["authorizerResultTtlInSeconds"] == 0  # the path decides: no cache
+    assert authorizer.inputs["identitySource"] == "method.request.header.Content-Type"
+    assert authorizer.inputs["authorizerUri"].endswith(
+        "function:imgpipe-dev-api-authorizer-a1b2c3/invocations"
+    )
+    integ = next(
+        i.inputs for i in mocks.of("apigateway/integration:Integration") if i.name == "api-upload-integration"
+    )
+    assert integ["requestParameters"]["integration.request.header.If-None-Match"] == "'*'"
+    responses = {r.name: r.inputs for r in mocks.of("apigateway/integrationResponse:IntegrationResponse")}
+    conflict = responses["api-upload-409-integration"]
+    assert (
+        conflict["selectionPattern"] == "409|412"
+        and "overwrite" in conflict["responseTemplates"]["application/json"]
+    )
+    other = responses["api-upload-400-integration"]["selectionPattern"]
+    assert [c for c in map(str, range(400, 500)) if re.fullmatch(other, c)] == [
+        c for c in map(str, range(400, 500)) if c not in ("409", "412")
+    ]
+    gateway = {r.inputs["responseType"]: r.inputs for r in mocks.of("apigateway/response:Response")}
+    assert gateway["ACCESS_DENIED"]["statusCode"] == "400"
+    assert gateway["ACCESS_DENIED"]["responseTemplates"] == {
+        "application/json": '{"message": $context.authorizer.messageJson}'
+    }
+    assert gateway["UNAUTHORIZED"]["statusCode"] == "415"
+    assert "image/jpeg, image/png" in gateway["UNAUTHORIZED"]["responseTemplates"]["application/json"]
 
 
 def test_dynamodb_routes_use_templates_and_the_index(graph: tuple[Mocks, dict[str, Any]]) -> None:
@@ -290,7 +332,14 @@ def test_lambda_routes_proxy_to_their_functions_with_scoped_permissions(
 ) -> None:
     mocks, _ = graph
     functions = {f.name: f.inputs for f in mocks.of("lambda/function:Function")}
-    assert set(functions) == {"api-api-function", "api-render-function"}
+    assert set(functions) == {"api-api-function", "api-render-function", "api-authorizer-function"}
+    authorizer = functions.pop("api-authorizer-function")
+    assert authorizer["handler"] == "function.authorizer.handler"
+    assert set(authorizer["environment"]["variables"]) == {
+        "POWERTOOLS_SERVICE_NAME",
+        "POWERTOOLS_METRICS_NAMESPACE",
+        "LOG_LEVEL",
+    }  # it needs no bucket or table: it checks the request only
     for f in functions.values():
         assert f["runtime"] == "python3.12" and f["handler"] == "function.api.handler"
         assert f["architectures"] == ["arm64"] and f["layers"] == [
@@ -310,6 +359,9 @@ def test_lambda_routes_proxy_to_their_functions_with_scoped_permissions(
         )
     perms = {p.name: p.inputs for p in mocks.of("lambda/permission:Permission")}
     exec_arn = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:a1b2c3d4e5"
+    assert (
+        perms.pop("api-authorizer-invoke")["sourceArn"] == f"{exec_arn}/authorizers/api-upload-authorizer-id"
+    )
     assert perms["api-render-invoke"]["sourceArn"] == f"{exec_arn}/*/GET/images/*/render"
     assert perms["api-create-upload-invoke"]["sourceArn"] == f"{exec_arn}/*/POST/uploads"
     assert perms["api-get-variant-invoke"]["sourceArn"] == f"{exec_arn}/*/GET/images/*/variants/*"
@@ -318,6 +370,7 @@ def test_lambda_routes_proxy_to_their_functions_with_scoped_permissions(
     assert groups == {
         "/aws/lambda/imgpipe-dev-api-api-a1b2c3": 14,
         "/aws/lambda/imgpipe-dev-api-render-a1b2c3": 14,
+        "/aws/lambda/imgpipe-dev-api-authorizer-a1b2c3": 14,
         "/aws/apigateway/imgpipe-dev-api-a1b2c3-access": 14,
     }
 
