@@ -17,6 +17,7 @@ import pulumi_random as random
 from pulumi import Input, Output, ResourceOptions
 
 from components.lambda_function import RUNTIME, LambdaFunction, LambdaFunctionArgs
+from components.naming import physical_base
 
 HANDLER = "function.handler.handler"
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # SQS maximum: time to notice, fix and redrive
@@ -103,11 +104,17 @@ class ImageProcessor(pulumi.ComponentResource):
     def __init__(self, name: str, args: ImageProcessorArgs, opts: ResourceOptions | None = None) -> None:
         super().__init__("imgpipe:compute:ImageProcessor", name, None, opts)
         child = ResourceOptions(parent=self)
-        prefix = f"{pulumi.get_project()}-{pulumi.get_stack()}"
+        project, stack = pulumi.get_project(), pulumi.get_stack()
+        prefix = f"{project}-{stack}"
 
+        # Random suffix: several stacks can share an account (function, log group and layer
+        # names are unique per account+region; components/naming.py).
+        suffix = random.RandomId(f"{name}-suffix", byte_length=3, opts=child)
         self.layer = aws.lambda_.LayerVersion(
             f"{name}-layer",
-            layer_name=f"{prefix}-pillow-{args.architecture}"[:140],
+            layer_name=suffix.hex.apply(
+                lambda hex_: physical_base(project, stack, "pillow", args.architecture, hex_)[-140:]
+            ),
             description="Pillow + Powertools for the imgpipe image function (make layer)",
             code=pulumi.FileArchive(args.layer_zip),
             compatible_runtimes=[RUNTIME],
@@ -122,8 +129,6 @@ class ImageProcessor(pulumi.ComponentResource):
             opts=child,
         )
 
-        # Random suffix: several stacks can share an account.
-        suffix = random.RandomId(f"{name}-suffix", byte_length=3, opts=child)
         recipe = LambdaFunction(
             self,
             name,
@@ -155,6 +160,14 @@ class ImageProcessor(pulumi.ComponentResource):
                         "sid": "ReadUploads",
                         "actions": ["s3:GetObject", "s3:GetObjectVersion"],
                         "resources": [Output.concat(args.upload_bucket_arn, "/*")],
+                    },
+                    {
+                        # Without it S3 answers a missing key or version with 403 AccessDenied, not
+                        # 404 (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html):
+                        # a deleted upload would be retried into the DLQ instead of recorded failed.
+                        "sid": "FindUploads",
+                        "actions": ["s3:ListBucket"],
+                        "resources": [args.upload_bucket_arn],
                     },
                     {
                         "sid": "WriteVariants",

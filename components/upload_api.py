@@ -24,8 +24,6 @@ browsers do not send by default.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -36,6 +34,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 from pulumi import Input, Output, ResourceOptions
 
+from components.api_snapshot import DeploymentSnapshot
 from components.api_templates import (
     ACCESS_LOG_FORMAT,
     ERROR_TEMPLATE,
@@ -52,6 +51,7 @@ from components.lambda_function import LambdaFunction, LambdaFunctionArgs
 from function.uploads import UPLOAD_CONTENT_TYPES
 
 BINARY_MEDIA_TYPES = ["image/*", "application/octet-stream"]
+PUSH_TO_CLOUDWATCH_LOGS = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
 HANDLER = "function.api.handler"
 AUTHORIZER_HANDLER = "function.authorizer.handler"
 AUTHORIZER_MEMORY_MB = 128  # string checks only
@@ -162,7 +162,16 @@ class UploadApi(pulumi.ComponentResource):
     stage_name: str
 
     def __init__(self, name: str, args: UploadApiArgs, opts: ResourceOptions | None = None) -> None:
-        super().__init__("imgpipe:api:UploadApi", name, None, opts)
+        # The deployment trigger is derived from the inputs of every API child as it is
+        # registered (components/api_snapshot.py): no change to the API can miss a redeploy.
+        snapshot = DeploymentSnapshot()
+        super().__init__(
+            "imgpipe:api:UploadApi",
+            name,
+            None,
+            ResourceOptions.merge(opts, ResourceOptions(transformations=[snapshot.transformation])),
+        )
+        self._snapshot = snapshot
         _check(args)
         self._name = name
         self._args = args
@@ -173,8 +182,7 @@ class UploadApi(pulumi.ComponentResource):
         self.suffix = random.RandomId(f"{name}-suffix", byte_length=3, opts=child)
         self._base = f"{pulumi.get_project()}-{stack}-{name}"
         self._physical = self.suffix.hex.apply(lambda hex_: f"{self._base}-{hex_}")
-        # Everything that shapes the deployed API, hashed into the deployment's triggers.
-        self._spec: dict[str, Any] = {"binary": BINARY_MEDIA_TYPES, "auth": args.api_auth}
+        # The API's children, which the deployment depends on (its snapshot must see them all).
         self._deps: list[pulumi.Resource] = []
         self._origin = cors_allow_origin(args.cors_origins)
         # one region lookup for the integration URIs, the log ARNs and api_url
@@ -253,10 +261,12 @@ class UploadApi(pulumi.ComponentResource):
                     ],
                 },
                 {
-                    # a cache miss (HEAD of a missing render) is 404 only with ListBucket, else 403
-                    "sid": "FindRenders",
+                    # S3 answers a missing key or version with 404 only to callers that may list
+                    # the bucket, else 403 (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html):
+                    # a cache miss (HEAD of a missing render) and a deleted source (410) rely on it.
+                    "sid": "FindRendersAndSources",
                     "actions": ["s3:ListBucket"],
-                    "resources": [args.processed_bucket_arn],
+                    "resources": [args.processed_bucket_arn, args.upload_bucket_arn],
                 },
                 {
                     "sid": "WriteRenders",
@@ -344,24 +354,11 @@ class UploadApi(pulumi.ComponentResource):
         self._gateway_responses()
 
         # ---- deployment + stage ------------------------------------------------------------
-        spec_json = json.dumps(self._spec, sort_keys=True, default=str)
-        triggers = Output.all(
-            args.upload_bucket_name,
-            args.table_name,
-            self.integration_role.arn,
-            self.api_function.arn,
-            self.render_function.arn,
-            self.authorizer_function.arn if self.authorizer_function is not None else "",
-        ).apply(
-            lambda values: {
-                "redeployment": hashlib.sha256((spec_json + json.dumps(values)).encode()).hexdigest()
-            }
-        )
         self.deployment = aws.apigateway.Deployment(
             f"{name}-deployment",
             rest_api=api_id,
             description=f"imgpipe {stack} API",
-            triggers=triggers,
+            triggers={"redeployment": self._snapshot.trigger()},
             # a new deployment must exist before the stage moves to it and the old one goes
             opts=ResourceOptions(parent=self, depends_on=self._deps, delete_before_replace=False),
         )
@@ -490,7 +487,6 @@ class UploadApi(pulumi.ComponentResource):
             opts=ResourceOptions(parent=self),
             **auth,
         )
-        self._spec[f"{http_method} {path}"] = {"params": params, **auth}
         self._deps.append(method)
         return method
 
@@ -518,11 +514,6 @@ class UploadApi(pulumi.ComponentResource):
                 resp.get("templates"),
                 resp.get("pattern"),
             )
-            self._spec[f"{path} {label} {status}"] = {
-                "pattern": resp.get("pattern"),
-                "headers": headers,
-                "templates": resp.get("templates"),
-            }
 
     def _response(
         self,
@@ -609,7 +600,6 @@ class UploadApi(pulumi.ComponentResource):
             passthrough_behavior="WHEN_NO_TEMPLATES",
             timeout_milliseconds=29000,
         )
-        self._spec["PUT /uploads/{key+} integration"] = "s3 PUT passthrough, If-None-Match: *"
         self._responses(
             "upload",
             resource,
@@ -666,7 +656,6 @@ class UploadApi(pulumi.ComponentResource):
             request_templates={"application/json": request_template},
             passthrough_behavior="NEVER",
         )
-        self._spec[f"GET {path} integration"] = {"action": action, "response": response_template}
         self._responses(
             label,
             resource,
@@ -714,7 +703,6 @@ class UploadApi(pulumi.ComponentResource):
             opts=ResourceOptions(parent=self),
         )
         self._deps.append(permission)
-        self._spec[f"{http_method} {path} integration"] = {"proxy": label}
 
     def _preflight(self, label: str, resource: aws.apigateway.Resource, methods: str) -> None:
         origins = self._args.cors_origins
@@ -747,7 +735,6 @@ class UploadApi(pulumi.ComponentResource):
         template = preflight_template(origins)
         templates = {"application/json": template} if template else None
         self._response(f"{label}-options", resource, method, integration, "200", headers, templates)
-        self._spec[f"OPTIONS {label}"] = {"headers": headers, "template": template}
 
     def _gateway_responses(self) -> None:
         """JSON + CORS for every answer API Gateway makes itself (4XX/5XX families, 413, 415)."""
@@ -786,7 +773,6 @@ class UploadApi(pulumi.ComponentResource):
                 response_templates={"application/json": template},
                 opts=ResourceOptions(parent=self),
             )
-            self._spec[f"gateway {response_type}"] = {"status": status, "template": template}
             self._deps.append(response)
 
     def _upload_authorizer(self) -> None:
@@ -826,11 +812,6 @@ class UploadApi(pulumi.ComponentResource):
             opts=ResourceOptions(parent=self),
         )
         self._deps.extend([self.upload_authorizer, permission])
-        self._spec["upload authorizer"] = {
-            "handler": AUTHORIZER_HANDLER,
-            "ttl": 0,
-            "identity": "Content-Type",
-        }
 
     def _authorizer_responses(self) -> list[tuple[str, str | None, str]]:
         """What the upload authorizer's two refusals look like (only when it is deployed).
@@ -893,47 +874,34 @@ class UploadApi(pulumi.ComponentResource):
         return role
 
     def _account_logging_role(self) -> aws.apigateway.Account:
+        """The region's API Gateway CloudWatch Logs role and the account setting pointing at it.
+
+        API Gateway checks the role when the setting is written and expects AWS's managed policy
+        AmazonAPIGatewayPushToCloudWatchLogs (it adds logs:DescribeLogGroups, GetLogEvents and
+        FilterLogEvents on ``*`` to the writes): https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html.
+        The setting is one per account and region, shared by every API there: role, attachment
+        and setting are kept when this stack is destroyed (destroying the Account resource does not
+        reset the setting, so deleting the role would silently break other stacks' access logs:
+        https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-apigateway-account.html).
+        """
+        kept = ResourceOptions(parent=self, retain_on_delete=True)
         role = aws.iam.Role(
             f"{self._name}-cloudwatch-role",
-            description="Lets API Gateway write imgpipe's access logs to CloudWatch Logs",
+            description="API Gateway writes access logs to CloudWatch Logs (region-wide; kept on destroy)",
             assume_role_policy=assume_role_policy("apigateway.amazonaws.com"),
-            opts=ResourceOptions(parent=self),
+            opts=kept,
         )
-        # The AWS managed policy for this (AmazonAPIGatewayPushToCloudWatchLogs) allows log reads and
-        # writes on every group; API Gateway only needs to write to its own groups.
-        log_arn = Output.concat(
-            "arn:aws:logs:",
-            self._region,
-            ":",
-            aws.get_caller_identity_output().account_id,
-            ":log-group:",
-        )
-        aws.iam.RolePolicy(
-            f"{self._name}-cloudwatch-policy",
-            role=role.id,
-            policy=_policy(
-                [
-                    {
-                        "sid": "WriteApiGatewayLogs",
-                        "actions": [
-                            "logs:CreateLogGroup",
-                            "logs:CreateLogStream",
-                            "logs:DescribeLogStreams",
-                            "logs:PutLogEvents",
-                        ],
-                        "resources": [
-                            Output.concat(log_arn, "API-Gateway-Execution-Logs_*"),
-                            Output.concat(log_arn, "API-Gateway-Execution-Logs_*:*"),
-                            Output.concat(log_arn, "/aws/apigateway/*"),
-                            Output.concat(log_arn, "/aws/apigateway/*:*"),
-                        ],
-                    },
-                ]
-            ),
-            opts=ResourceOptions(parent=self),
+        attachment = aws.iam.RolePolicyAttachment(
+            f"{self._name}-cloudwatch-push-logs",
+            role=role.name,
+            policy_arn=PUSH_TO_CLOUDWATCH_LOGS,
+            opts=kept,
         )
         return aws.apigateway.Account(
-            f"{self._name}-account", cloudwatch_role_arn=role.arn, opts=ResourceOptions(parent=self)
+            f"{self._name}-account",
+            cloudwatch_role_arn=role.arn,
+            # the role must have its permissions when API Gateway checks it
+            opts=ResourceOptions(parent=self, depends_on=[attachment], retain_on_delete=True),
         )
 
     def _function(

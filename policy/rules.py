@@ -855,6 +855,14 @@ RULES: tuple[Rule, ...] = (
         remediation="aws lambda get-account-settings --query AccountLimit; request more, or reserve none",
     ),
     StackRule(
+        "apigateway-account-role",
+        "The API Gateway account's CloudWatch role trusts API Gateway and has "
+        "AmazonAPIGatewayPushToCloudWatchLogs attached before the setting is written",
+        apigateway_account_role_is_valid,
+        (API_ACCOUNT, IAM_ROLE, IAM_ROLE_POLICY_ATTACHMENT),
+        remediation="aws.iam.RolePolicyAttachment of the managed policy; the Account depends_on it",
+    ),
+    StackRule(
         "apigateway-one-path-variable-per-level",
         "An API Gateway resource has at most one variable path part among its children",
         apigateway_one_path_variable_per_level,

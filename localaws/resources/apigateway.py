@@ -6,6 +6,8 @@ moto drops ``binaryMediaTypes`` on ``create_rest_api``; they are added with ``up
 
 from __future__ import annotations
 
+import fnmatch
+import json
 from typing import Any, ClassVar
 
 from localaws.resources import Context, as_int, ignore_missing, prune, register
@@ -449,11 +451,84 @@ class UsagePlanKey:
         )
 
 
+# The permissions of AWS's managed policy AmazonAPIGatewayPushToCloudWatchLogs, which API Gateway
+# expects of the account's CloudWatch role
+# (https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html).
+CLOUDWATCH_ROLE_ACTIONS = (
+    "logs:CreateLogGroup",
+    "logs:CreateLogStream",
+    "logs:DescribeLogGroups",
+    "logs:DescribeLogStreams",
+    "logs:PutLogEvents",
+    "logs:GetLogEvents",
+    "logs:FilterLogEvents",
+)
+
+
+def _statements(document: Any) -> list[dict[str, Any]]:
+    doc = json.loads(document) if isinstance(document, str) else document
+    found = doc.get("Statement", [])
+    return [s for s in ([found] if isinstance(found, dict) else found) if isinstance(s, dict)]
+
+
+def _role_documents(iam: Any, role: str) -> list[Any]:
+    """Every permissions document of a role: attached managed policies, then inline ones."""
+    docs = []
+    for attached in iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]:
+        version = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]["DefaultVersionId"]
+        docs.append(
+            iam.get_policy_version(PolicyArn=attached["PolicyArn"], VersionId=version)["PolicyVersion"][
+                "Document"
+            ]
+        )
+    for policy in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+        docs.append(iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"])
+    return docs
+
+
+def check_cloudwatch_role(ctx: Context, role_arn: str) -> None:
+    """What API Gateway checks when the account's CloudWatch role is set (moto checks nothing):
+    the role trusts apigateway.amazonaws.com and may do what AmazonAPIGatewayPushToCloudWatchLogs
+    allows, at that moment (so the setting must depend on the policy attachment)."""
+    iam = ctx.client("iam")
+    role = role_arn.rsplit("/", 1)[-1]
+    trust = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+    trusted = any(
+        s.get("Effect") == "Allow"
+        and "apigateway.amazonaws.com" in _as_list(s.get("Principal", {}).get("Service", []))
+        for s in _statements(trust)
+        if isinstance(s.get("Principal"), dict)
+    )
+    allowed = [
+        pattern.lower()
+        for doc in _role_documents(iam, role)
+        for s in _statements(doc)
+        if s.get("Effect") == "Allow"
+        for pattern in _as_list(s.get("Action", []))
+    ]
+    missing = [
+        a for a in CLOUDWATCH_ROLE_ACTIONS if not any(fnmatch.fnmatchcase(a.lower(), p) for p in allowed)
+    ]
+    problems = ([] if trusted else ["it does not trust apigateway.amazonaws.com"]) + (
+        [f"it may not {', '.join(missing)}"] if missing else []
+    )
+    if problems:
+        raise ValueError(
+            "BadRequestException: The role ARN does not have required permissions set to API Gateway "
+            f"(local engine: role {role}: {'; '.join(problems)}). Attach "
+            "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs and make the "
+            "Account depend on the attachment"
+        )
+
+
 @register("aws:apigateway/account:Account")
 class Account:
-    """Account-wide CloudWatch role for API Gateway logging: recorded locally (nothing to log to)."""
+    """Account-wide CloudWatch role for API Gateway logging: the role is checked as API Gateway
+    does, the setting recorded locally (nothing to log to)."""
 
     def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        if inputs.get("cloudwatchRoleArn"):
+            check_cloudwatch_role(ctx, inputs["cloudwatchRoleArn"])
         ctx.say(
             f"    note: {name}: API Gateway account settings are recorded only (no execution logs locally)"
         )

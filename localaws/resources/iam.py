@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -31,6 +32,7 @@ class Role:
             )
         )["Role"]
         for arn in inputs.get("managedPolicyArns") or []:
+            ensure_aws_managed_policy(ctx, arn)
             iam.attach_role_policy(RoleName=role, PolicyArn=arn)
         for inline in inputs.get("inlinePolicies") or []:
             if inline.get("name") and inline.get("policy"):
@@ -84,9 +86,46 @@ class Policy:
         ignore_missing(lambda: ctx.client("iam").delete_policy(PolicyArn=rid))
 
 
+_AWS_MANAGED_PREFIX = "arn:aws:iam::aws:policy/"
+
+
+@functools.cache
+def _aws_managed_documents() -> dict[str, Any]:
+    """AWS's managed policies (name -> data) as moto bundles them; parsed once, on first use."""
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+
+    parsed: dict[str, Any] = json.loads(aws_managed_policies_data)
+    return parsed
+
+
+def ensure_aws_managed_policy(ctx: Context, arn: str) -> None:
+    """Make an AWS managed policy (``arn:aws:iam::aws:policy/…``) attachable, as it is on AWS.
+
+    moto loads AWS's managed policies only with ``MOTO_IAM_LOAD_MANAGED_POLICIES`` (all ~1,300,
+    on every backend); the engine adds just the ones the program attaches, with AWS's document,
+    so their permissions count when IAM is checked.
+    """
+    if not arn.startswith(_AWS_MANAGED_PREFIX):
+        return
+    from moto.iam.models import AWSManagedPolicy, iam_backends
+
+    backend = iam_backends[ctx.account_id]["global"]
+    if arn in backend.managed_policies:
+        return
+    name = arn.rsplit("/", 1)[-1]
+    data = _aws_managed_documents().get(name)
+    if data is None:
+        raise ValueError(
+            f"{arn} is not an AWS managed policy (not in moto's copy of AWS's list): check the ARN"
+        )
+    policy = AWSManagedPolicy.from_data(name, ctx.account_id, ctx.region, data)
+    backend.managed_policies[policy.arn] = policy
+
+
 @register("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
 class RolePolicyAttachment:
     def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        ensure_aws_managed_policy(ctx, inputs["policyArn"])
         ctx.client("iam").attach_role_policy(RoleName=inputs["role"], PolicyArn=inputs["policyArn"])
         return f"{inputs['role']}|{inputs['policyArn']}", dict(inputs)
 

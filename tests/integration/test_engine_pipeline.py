@@ -93,3 +93,42 @@ def test_redelivered_event_gives_one_item_and_one_set_of_variants(local_stack: d
     assert [i["image_id"] for i in items] == [img_id]
     assert items[0]["status"] == "done" and items[0]["variants"] == first["variants"]
     assert processed_keys(local_stack, "engine-tests/twice_") == before
+
+
+def test_a_missing_source_version_is_recorded_failed_not_retried(local_stack: dict[str, Any]) -> None:
+    """S3 answers a missing version with 404 only to a role that may s3:ListBucket the bucket, else
+    403 (the local engine does the same). With the 404 the handler records ``failed`` at once; with
+    a 403 it would raise, be retried twice and end in the DLQ (issue 11)."""
+    s3 = client(local_stack, "s3")
+    key = "engine-tests/gone.jpg"
+    data = jpeg((64, 48))
+    s3.put_object(Bucket=local_stack["upload_bucket"], Key=key, Body=data)
+    gone = "3HL4kqtJlcpXroDTDmJ-rmSpXd3dIbrHY-MTRCxf3vjVBH40Nrjfkd"  # a version that never existed
+    event = {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": local_stack["region"],
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "bucket": {
+                        "name": local_stack["upload_bucket"],
+                        "arn": f"arn:aws:s3:::{local_stack['upload_bucket']}",
+                    },
+                    "object": {
+                        "key": key,
+                        "size": len(data),
+                        "versionId": gone,
+                        "sequencer": "00000000000000AA",
+                    },
+                },
+            }
+        ]
+    }
+    resp = client(local_stack, "lambda").invoke(
+        FunctionName=local_stack["function_name"], Payload=json.dumps(event)
+    )
+    assert not resp.get("FunctionError"), resp["Payload"].read()
+    item = wait_done(local_stack, image_id(local_stack["upload_bucket"], key, gone))
+    assert item["status"] == "failed" and "no longer exists" in item["error"], item

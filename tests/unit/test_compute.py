@@ -108,6 +108,8 @@ def test_role_policy_grants_exactly_what_the_handler_needs(dev: Graph) -> None:
     group = part(dev, "aws:cloudwatch/logGroup:LogGroup").state["arn"]
     assert grants == {
         "ReadUploads": (["s3:GetObject", "s3:GetObjectVersion"], f"{uploads}/*"),
+        # a deleted upload is 404 (recorded failed) only with ListBucket; else 403 → retries → DLQ
+        "FindUploads": ("s3:ListBucket", uploads),
         "WriteVariants": (["s3:DeleteObject", "s3:PutObject"], f"{processed}/*"),
         "RecordMetadata": (["dynamodb:GetItem", "dynamodb:UpdateItem"], table),
         "DecryptUploads": ("kms:Decrypt", key["uploads"]),
@@ -200,4 +202,4 @@ def test_config_reaches_the_function(tmp_path: Path) -> None:
     assert part(graph, "aws:cloudwatch/logGroup:LogGroup").inputs["retentionInDays"] == 30
     layer = part(graph, "aws:lambda/layerVersion:LayerVersion")
     assert layer.inputs["compatibleArchitectures"] == ["x86_64"]
-    assert layer.inputs["layerName"].endswith("-x86_64")
+    assert "-pillow-x86_64-" in layer.inputs["layerName"]

@@ -169,6 +169,28 @@ def _sibling_path_variable(graph: Graph) -> Graph:
     return [*graph, sibling]
 
 
+def _account_role_without_managed_policy(graph: Graph) -> Graph:
+    # the role imgpipe used to set: no AmazonAPIGatewayPushToCloudWatchLogs (AWS refuses it)
+    return [
+        res
+        for res in graph
+        if not (
+            res.type == r.IAM_ROLE_POLICY_ATTACHMENT
+            and res.props.get("policyArn") == r.PUSH_TO_CLOUDWATCH_LOGS
+        )
+    ]
+
+
+def _account_before_its_attachment(graph: Graph) -> Graph:
+    i = _first(graph, r.API_ACCOUNT)
+    account = graph[i]
+    out = list(graph)
+    out[i] = Resource(
+        account.type, account.name, account.props, account.urn, account.property_dependencies, ()
+    )
+    return out
+
+
 MUTATIONS: dict[str, Callable[[Graph], Graph]] = {
     "s3-no-public-access": lambda g: _replace(g, _first(g, r.BUCKET_PAB), restrictPublicBuckets=False),
     "s3-ownership-enforced": lambda g: _replace(
@@ -201,7 +223,13 @@ MUTATIONS: dict[str, Callable[[Graph], Graph]] = {
         g, _first(g, r.LAMBDA_FUNCTION), reservedConcurrentExecutions=50.0
     ),
     "apigateway-one-path-variable-per-level": _sibling_path_variable,
+    "apigateway-account-role": _account_role_without_managed_policy,
 }
+
+
+def test_account_written_before_its_role_has_permissions_is_caught(graph: list[Resource]) -> None:
+    [violation] = r.check_graph(_account_before_its_attachment(graph))["apigateway-account-role"]
+    assert "does not depend on the attachment" in violation.message
 
 
 def test_every_rule_has_a_mutation() -> None:
