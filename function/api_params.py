@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from function import geometry
 from function.uploads import UPLOAD_CONTENT_TYPES, KeyRuleError, check_key
 
 RENDER_FORMATS = {"jpeg": "jpg", "png": "png", "webp": "webp", "avif": "avif", "gif": "gif"}
@@ -107,6 +108,8 @@ def parse_upload(body: Mapping[str, Any], max_upload_bytes: int) -> UploadReques
 
 @dataclass(frozen=True)
 class RenderRequest:
+    """A checked render query: the bounding box as asked (not yet clamped to the source)."""
+
     width: int | None
     height: int | None
     fit: str
@@ -114,20 +117,57 @@ class RenderRequest:
     """A key of :data:`RENDER_FORMATS`, or :data:`AUTO` until :meth:`with_format` resolves it."""
     quality: int
 
-    @property
-    def extension(self) -> str:
-        return RENDER_FORMATS[self.fmt]
-
     def with_format(self, fmt: str) -> RenderRequest:
         return replace(self, fmt=fmt)
 
+    def plan(self, source_width: int, source_height: int) -> PlannedRendition:
+        """What this request produces from a source of that (displayed) size: the box clamped
+        by :mod:`function.geometry` (never upscaled; no more pixels than the source). A cover
+        or contain that neither crops nor pads is the same picture as ``inside`` at that size,
+        and is named so (one cached object, not three)."""
+        w, h = self.width, self.height
+        size = geometry.inside(source_width, source_height, w, h)
+        fit = "inside"
+        if self.fit == "cover" and w and h:
+            size = geometry.cover(source_width, source_height, w, h)[0]
+        elif self.fit == "contain" and w and h:
+            size = geometry.contain(source_width, source_height, w, h)[0]
+        if size != geometry.inside(source_width, source_height, *size):
+            fit = self.fit
+        return PlannedRendition(size[0], size[1], fit, self.fmt, self.quality)
+
+
+@dataclass(frozen=True)
+class PlannedRendition:
+    """The rendition a request resolves to for one source: its cache key names exactly it."""
+
+    width: int
+    height: int
+    fit: str
+    fmt: str
+    quality: int
+
     def cache_key(self, image_id: str) -> str:
-        """Names exactly one rendition: for ``format=auto`` the *chosen* format, never the header."""
+        """``renders/<image_id>/<w>x<h>_<fit>[_q<quality>].<ext>`` (PNG and GIF take no quality).
+        Names exactly one rendition: for ``format=auto`` the *chosen* format, never the header."""
         if self.fmt == AUTO:
             raise ValueError("format=auto must be resolved (with_format) before naming the rendition")
-        w = self.width if self.width is not None else "auto"
-        h = self.height if self.height is not None else "auto"
-        return f"renders/{image_id}/{w}x{h}_{self.fit}_q{self.quality}.{self.extension}"
+        quality = "" if self.fmt in ("png", "gif") else f"_q{self.quality}"
+        return f"renders/{image_id}/{self.width}x{self.height}_{self.fit}{quality}.{RENDER_FORMATS[self.fmt]}"
+
+
+def _whole_number(query: Mapping[str, str], name: str, lo: int, hi: int) -> int | None:
+    """``query[name]`` as an integer in [lo, hi], or None when absent. ASCII digits only:
+    ``str.isdigit()`` also accepts '²' or '٣' (which ``int()`` refuses or reads as 3), and a
+    5,000-digit number makes ``int()`` raise; both used to crash the function (502)."""
+    raw = (query.get(name) or "").strip()
+    if not raw:
+        return None
+    digits = raw.isascii() and raw.isdigit()
+    if not digits or len(raw) > len(str(hi)) or not lo <= int(raw) <= hi:
+        what = "ASCII digits 0-9 only" if not digits else f"{lo} to {hi}"
+        raise HttpError(400, f"'{name}' must be a whole number from {lo} to {hi} ({what}), got {raw[:20]!r}")
+    return int(raw)
 
 
 def parse_render(query: Mapping[str, str] | None, max_pixels: int) -> RenderRequest:
@@ -136,16 +176,8 @@ def parse_render(query: Mapping[str, str] | None, max_pixels: int) -> RenderRequ
     unknown = set(query) - {"w", "h", "fit", "format", "quality"}
     if unknown:
         raise HttpError(400, f"unknown parameter(s) {sorted(unknown)}; allowed: w, h, fit, format, quality")
-
-    def dimension(name: str) -> int | None:
-        raw = (query.get(name) or "").strip()
-        if not raw:
-            return None
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_RENDER_DIMENSION:
-            raise HttpError(400, f"'{name}' must be an integer from 1 to {MAX_RENDER_DIMENSION}, got {raw!r}")
-        return int(raw)
-
-    width, height = dimension("w"), dimension("h")
+    width = _whole_number(query, "w", 1, MAX_RENDER_DIMENSION)
+    height = _whole_number(query, "h", 1, MAX_RENDER_DIMENSION)
     if width is None and height is None:
         raise HttpError(400, "give 'w', 'h' or both (the bounding box of the rendition, in pixels)")
     if width is not None and height is not None and width * height > max_pixels:
@@ -161,10 +193,8 @@ def parse_render(query: Mapping[str, str] | None, max_pixels: int) -> RenderRequ
         raise HttpError(
             400, f"'format' must be one of {', '.join([*RENDER_FORMATS, AUTO])}, got {query.get('format')!r}"
         )
-    raw_q = (query.get("quality") or str(DEFAULT_QUALITY)).strip()
-    if not raw_q.isdigit() or not 1 <= int(raw_q) <= 100:
-        raise HttpError(400, f"'quality' must be an integer from 1 to 100, got {raw_q!r}")
-    return RenderRequest(width, height, fit, fmt, int(raw_q))
+    quality = _whole_number(query, "quality", 1, 100)
+    return RenderRequest(width, height, fit, fmt, DEFAULT_QUALITY if quality is None else quality)
 
 
 def wants_json(query: Mapping[str, str] | None, headers: Mapping[str, str] | None) -> bool:

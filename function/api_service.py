@@ -23,7 +23,7 @@ from function.api_params import (
     negotiate_format,
     parse_render,
 )
-from function.api_store import ApiStore, SourceGoneError
+from function.api_store import RENDER_EXPIRY_DAYS, ApiStore, SourceGoneError
 from function.settings import ApiSettings
 from function.uploads import UPLOAD_CONTENT_TYPES
 
@@ -40,6 +40,17 @@ def _has_alpha(item: Mapping[str, Any]) -> bool:
     if isinstance(alpha, bool):
         return alpha
     return item.get("format") not in _OPAQUE_FORMATS
+
+
+MAX_RENDITIONS_PER_IMAGE = 100
+"""Distinct cached renditions one image may have at a time (until lifecycle expires them).
+
+A cap rather than quality/size steps: steps still let ``w`` x ``h`` x fit x format x quality
+multiply into thousands of objects per image, while a cap bounds them whatever the parameters,
+and 100 covers a responsive site's srcset (~10 widths x 3 formats x 2 fits) with room to spare.
+Counted with one ``ListObjectsV2`` on a cache miss only (a miss already reads the source and
+encodes); concurrent misses can pass the count together, so the true bound is the cap plus the
+render function's reserved concurrency."""
 
 
 @dataclass(frozen=True)
@@ -150,7 +161,11 @@ class ApiService:
 
         ``format=auto`` picks the format from ``accept`` (the request's ``Accept`` header) and
         the image's item (alpha, animation); the cache key names the chosen format, so two
-        clients with different headers share nothing they cannot both show.
+        clients with different headers share nothing they cannot both show. The request is
+        clamped to what the source can give (:meth:`RenderRequest.plan`, from the item's
+        recorded size) *before* the cache key is built, so ``w=5000`` and ``w=5001`` on a small
+        image are one object. A miss that would add a rendition to an image that already has
+        :data:`MAX_RENDITIONS_PER_IMAGE` is refused (429); ``renders/`` expires by lifecycle.
         """
         request = parse_render(query, self.settings.max_pixels)
         item = self.image(image_id)
@@ -163,7 +178,10 @@ class ApiService:
         if request.fmt == AUTO:
             chosen = negotiate_format(accept, _has_alpha(item), bool(item.get("animated")))
             request = request.with_format(chosen)
-        key = request.cache_key(image_id)
+        if not item.get("width") or not item.get("height"):
+            raise HttpError(409, f"image {image_id} has no recorded size; upload it again")
+        planned = request.plan(int(item["width"]), int(item["height"]))
+        key = planned.cache_key(image_id)
         bucket = self.settings.processed_bucket
         cached = self.store.cached_rendition(key)
         if cached is not None:
@@ -177,11 +195,24 @@ class ApiService:
                 height=cached.height,
                 bytes=cached.bytes,
             )
+        existing = self.store.count_renditions(image_id, MAX_RENDITIONS_PER_IMAGE)
+        if existing >= MAX_RENDITIONS_PER_IMAGE:
+            raise HttpError(
+                429,
+                f"image {image_id} already has {existing} cached renditions, the most one image may "
+                f"have ({MAX_RENDITIONS_PER_IMAGE}); ask for a size, fit, format and quality you "
+                f"asked for before, or retry after {RENDER_EXPIRY_DAYS} days, when cached renditions expire",
+            )
         try:
             data = self.store.read_source(item)
         except SourceGoneError as exc:
             raise HttpError(410, f"the source of image {image_id} no longer exists") from exc
         out, content_type, width, height = self._render(image_id, data, request)
+        if (width, height) != (planned.width, planned.height):  # the item's size disagrees with the file
+            self.logger.warning(
+                "rendition size differs from plan",
+                extra={"key": key, "planned": [planned.width, planned.height], "got": [width, height]},
+            )
         self.store.put_rendition(key, out, content_type, width, height, image_id)
         self.logger.info(
             "rendered",

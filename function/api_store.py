@@ -17,6 +17,9 @@ from function.store import MISSING_OBJECT_CODES, error_code, plain_item
 
 RENDER_PREFIX = "renders/"
 """Where renditions are cached in the processed bucket (the render role may write only here)."""
+RENDER_EXPIRY_DAYS = 30
+"""Days after which the processed bucket's lifecycle rule deletes cached renditions (the
+program sets the rule from this value); a later request renders again."""
 
 
 class SourceGoneError(Exception):
@@ -116,6 +119,13 @@ class ApiStore:
             height=int(meta.get("height", 0)) or None,
             bytes=head.get("ContentLength"),
         )
+
+    def count_renditions(self, image_id: str, limit: int) -> int:
+        """How many renditions of the image are cached, counting up to ``limit`` (one request)."""
+        response = self.s3.list_objects_v2(
+            Bucket=self.settings.processed_bucket, Prefix=f"{RENDER_PREFIX}{image_id}/", MaxKeys=limit
+        )
+        return int(response.get("KeyCount", 0))
 
     def put_rendition(
         self, key: str, data: bytes, content_type: str, width: int, height: int, image_id: str

@@ -46,12 +46,12 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from PIL import Image, ImageOps
 
-from function import png_fast, webp_direct
+from function import geometry, png_fast, webp_direct
 from function.settings import DEFAULT_MAX_ANIMATION_PIXELS
 from function.variants import VariantSpec
 
@@ -229,20 +229,16 @@ def _check_pixels(width: int, height: int, max_pixels: int) -> None:
 
 
 def _plans(specs: Sequence[VariantSpec], width: int, height: int) -> list[_Plan]:
-    """Output size and source crop per spec. Never upscales; ``cover`` crops centred."""
+    """Output size and source crop per spec (:mod:`function.geometry`: never upscales)."""
     plans = []
+    whole = (0.0, 0.0, float(width), float(height))
     for spec in specs:
         mw, mh = spec.max_width, spec.max_height
         if spec.fit == "cover" and mw and mh:
-            tw, th = min(mw, width), min(mh, height)
-            scale = max(tw / width, th / height)
-            cw, ch = tw / scale, th / scale  # source region with the target's aspect ratio
-            left, top = (width - cw) / 2, (height - ch) / 2
-            plans.append(_Plan(spec, (tw, th), (left, top, left + cw, top + ch)))
-            continue
-        scale = min(mw / width if mw else 1.0, mh / height if mh else 1.0, 1.0)
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        plans.append(_Plan(spec, size, (0.0, 0.0, float(width), float(height))))
+            size, box = geometry.cover(width, height, mw, mh)
+            plans.append(_Plan(spec, size, box))
+        else:
+            plans.append(_Plan(spec, geometry.inside(width, height, mw, mh), whole))
     return plans
 
 
@@ -748,16 +744,25 @@ def render(
         variant = process(data, (spec,), max_pixels, 1, max_animation_pixels)[1][0]
         return variant.data, variant.info.content_type, variant.info.width, variant.info.height
     assert width is not None and height is not None  # checked above
-    return _render_contain(data, spec, (width, height), max_pixels)
+    return _render_contain(data, spec, (width, height), max_pixels, max_animation_pixels)
 
 
 def _render_contain(
-    data: Source, spec: VariantSpec, canvas_size: tuple[int, int], max_pixels: int
+    data: Source, spec: VariantSpec, box: tuple[int, int], max_pixels: int, max_animation_pixels: int
 ) -> tuple[bytes, str, int, int]:
-    """``inside`` into the box, centred on a canvas of the box's size: one decode, one encode."""
+    """``inside``, centred on a canvas (:func:`function.geometry.contain`: the box, shrunk to at
+    most the source's pixel count): one decode, one encode."""
     base, info, scale = decode(data, (spec,), max_pixels)
     icc = _source_icc(base, info)
-    plan = _plans((spec,), info.width, info.height)[0]
+    canvas_size, picture_size = geometry.contain(info.width, info.height, *box)
+    inside = replace(spec, max_width=canvas_size[0], max_height=canvas_size[1])
+    if canvas_size == picture_size:
+        # Nothing to pad: exactly the ``inside`` rendition (the route caches it under that
+        # name), animation included, so it is made by the inside path (a second decode).
+        del base
+        variant = process(data, (inside,), max_pixels, 1, max_animation_pixels)[1][0]
+        return variant.data, variant.info.content_type, variant.info.width, variant.info.height
+    plan = _plans((inside,), info.width, info.height)[0]  # plan.size == picture_size
     derived = _Derived(base, scale, [plan])
     try:
         picture = derived.get(plan)

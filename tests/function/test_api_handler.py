@@ -316,8 +316,8 @@ def _cached(aws: dict[str, Any], key: str) -> Image.Image:
 @pytest.mark.parametrize(
     ("query", "key", "pil_format", "size"),
     [
-        ({"w": "160"}, "160xauto_inside_q80.jpg", "JPEG", (160, 100)),
-        ({"h": "50", "format": "png"}, "autox50_inside_q80.png", "PNG", (80, 50)),
+        ({"w": "160"}, "160x100_inside_q80.jpg", "JPEG", (160, 100)),
+        ({"h": "50", "format": "png"}, "80x50_inside.png", "PNG", (80, 50)),
         (
             {"w": "100", "h": "100", "fit": "cover", "format": "webp", "quality": "70"},
             "100x100_cover_q70.webp",
@@ -326,13 +326,13 @@ def _cached(aws: dict[str, Any], key: str) -> Image.Image:
         ),
         (
             {"w": "100", "h": "100", "fit": "contain", "format": "png"},
-            "100x100_contain_q80.png",
+            "100x100_contain.png",
             "PNG",
             (100, 100),
         ),
         (
             {"w": "100", "h": "100", "fit": "inside", "format": "jpg"},
-            "100x100_inside_q80.jpg",
+            "100x62_inside_q80.jpg",
             "JPEG",
             (100, 62),
         ),
@@ -368,7 +368,7 @@ def test_format_auto_follows_accept_and_varies_on_it(
     status, headers, body = render(accept=accept, w="160", format="auto")
     assert status == 302, body
     assert headers["Vary"] == "Accept"
-    assert body["key"] == f"renders/{IMAGE_ID}/160xauto_inside_q80.{ext}"  # the chosen format
+    assert body["key"] == f"renders/{IMAGE_ID}/160x100_inside_q80.{ext}"  # the chosen format
     assert _cached(aws, body["key"]).format == pil_format
     assert body["content_type"] == f"image/{pil_format.lower()}"
 
@@ -398,6 +398,8 @@ def test_format_auto_keeps_alpha_and_animation(aws: dict[str, Any]) -> None:
             "source_key": {"S": key},
             "source_version_id": {"S": version},
             "status": {"S": "done"},
+            "width": {"N": "120"},  # both samples are 120x80
+            "height": {"N": "80"},
             **{k: {"BOOL": v} if isinstance(v, bool) else {"S": v} for k, v in fields.items()},
         }
         aws["ddb"].put_item(TableName=TABLE, Item=item)
@@ -452,18 +454,101 @@ def test_second_render_is_served_from_cache_without_encoding(aws: dict[str, Any]
     )
 
 
+def _add_image(aws: dict[str, Any], image_id: str, data: bytes, size: tuple[int, int]) -> None:
+    """A processed (``done``) image whose source is ``data``."""
+    version = aws["s3"].put_object(Bucket=UPLOADS, Key=f"{image_id}.img", Body=data)["VersionId"]
+    aws["ddb"].put_item(
+        TableName=TABLE,
+        Item={
+            "image_id": {"S": image_id},
+            "source_bucket": {"S": UPLOADS},
+            "source_key": {"S": f"{image_id}.img"},
+            "source_version_id": {"S": version},
+            "status": {"S": "done"},
+            "width": {"N": str(size[0])},
+            "height": {"N": str(size[1])},
+        },
+    )
+
+
+def _renders(aws: dict[str, Any], image_id: str = IMAGE_ID) -> list[str]:
+    listing = aws["s3"].list_objects_v2(Bucket=PROCESSED, Prefix=f"renders/{image_id}/")
+    return sorted(o["Key"] for o in listing.get("Contents", []))
+
+
+def test_oversized_boxes_are_clamped_before_the_cache_key(aws: dict[str, Any]) -> None:
+    """w=5000/5001/5002 on a 320x200 image all produce 320x200: one object, Miss then Hit, Hit."""
+    answers = [render(w=w) for w in ("5000", "5001", "5002")]
+    assert [a[1]["X-Cache"] for a in answers] == ["Miss", "Hit", "Hit"]
+    assert {a[2]["key"] for a in answers} == {f"renders/{IMAGE_ID}/320x200_inside_q80.jpg"}
+    assert all((a[2]["width"], a[2]["height"]) == (320, 200) for a in answers)  # never upscaled
+    # a cover or contain box that neither crops nor pads is that same inside picture
+    assert render(w="320", h="200", fit="cover")[1]["X-Cache"] == "Hit"
+    assert render(w="640", h="400", fit="contain")[1]["X-Cache"] == "Hit"
+    assert _renders(aws) == [f"renders/{IMAGE_ID}/320x200_inside_q80.jpg"]
+
+
+def test_contain_never_pads_beyond_the_source_pixel_count(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issue's case: a 1x1 source asked for 7071x7071 (49 MP of padding before)."""
+    monkeypatch.setenv("MAX_PIXELS", "50000000")  # the stack default, so the box itself is allowed
+    _add_image(aws, "1111111111111111", _jpeg((1, 1)), (1, 1))
+    status, _, body = render("1111111111111111", w="7071", h="7071", fit="contain", format="png")
+    assert status == 302, body
+    assert (body["width"], body["height"]) == (1, 1) and _cached(aws, body["key"]).size == (1, 1)
+    # a wide source in a square box: the canvas keeps the box's shape within the source's pixels
+    status, _, body = render(w="4000", h="4000", fit="contain", format="png")
+    canvas = _cached(aws, body["key"])
+    assert canvas.size == (252, 252) and 252 * 252 <= 320 * 200
+    assert canvas.convert("RGBA").getpixel((126, 2))[3] == 0  # still padded, with the box's aspect
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"w": "²"}, "ASCII digits 0-9 only"),
+        ({"w": "٣"}, "ASCII digits 0-9 only"),
+        ({"h": "12a"}, "ASCII digits 0-9 only"),
+        ({"w": "-5"}, "ASCII digits 0-9 only"),
+        ({"w": "1" * 5000}, "from 1 to 8192"),
+        ({"w": "10", "quality": "⁹"}, "'quality' must be a whole number from 1 to 100"),
+    ],
+)
+def test_render_numbers_are_ascii_digits(aws: dict[str, Any], query: dict[str, str], message: str) -> None:
+    """``w=²`` passed str.isdigit() and crashed int() (a 502 that paged); now a 400."""
+    status, _, body = render(**query)
+    assert status == 400 and message in body["message"], body
+    assert _renders(aws) == []
+
+
+def test_distinct_renditions_per_image_are_capped(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from function import api_service
+
+    monkeypatch.setattr(api_service, "MAX_RENDITIONS_PER_IMAGE", 3)
+    for w in ("10", "20", "30"):
+        assert render(w=w)[1]["X-Cache"] == "Miss"
+    status, _, body = render(w="40")
+    assert status == 429 and "already has 3 cached renditions" in body["message"]
+    assert "expire" in body["message"]
+    assert render(w="20")[1]["X-Cache"] == "Hit"  # renditions it has are still served
+    assert len(_renders(aws)) == 3
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [
         ({}, "give 'w', 'h' or both"),
-        ({"w": "0"}, "'w' must be an integer from 1 to 8192"),
-        ({"w": "9000"}, "'w' must be an integer from 1 to 8192"),
-        ({"h": "abc"}, "'h' must be an integer"),
+        ({"w": "0"}, "'w' must be a whole number from 1 to 8192"),
+        ({"w": "9000"}, "'w' must be a whole number from 1 to 8192"),
+        ({"h": "abc"}, "'h' must be a whole number"),
         ({"w": "4000", "h": "4000"}, "over the limit of 4000000"),
         ({"w": "10", "fit": "stretch"}, "'fit' must be one of"),
         ({"w": "10", "fit": "cover"}, "fit 'cover' needs both"),
         ({"w": "10", "format": "tiff"}, "'format' must be one of jpeg, png, webp, avif, gif, auto"),
-        ({"w": "10", "quality": "101"}, "'quality' must be an integer from 1 to 100"),
+        ({"w": "10", "quality": "101"}, "'quality' must be a whole number from 1 to 100"),
         ({"w": "10", "colour": "red"}, "unknown parameter"),
     ],
 )

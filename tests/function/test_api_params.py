@@ -62,7 +62,26 @@ def test_parse_render_defaults_and_aliases() -> None:
     assert parse_render({"w": "10"}, 100) == RenderRequest(10, None, "inside", "jpeg", 80)
     req = parse_render({"w": "10", "h": "5", "fit": "Contain", "format": "JPG", "quality": "9"}, 100)
     assert req == RenderRequest(10, 5, "contain", "jpeg", 9)
-    assert req.cache_key("0123456789abcdef") == "renders/0123456789abcdef/10x5_contain_q9.jpg"
+
+
+@pytest.mark.parametrize(
+    ("request_", "source", "key"),
+    [
+        (RenderRequest(5000, None, "inside", "jpeg", 80), (320, 200), "320x200_inside_q80.jpg"),
+        (RenderRequest(None, 50, "inside", "png", 80), (320, 200), "80x50_inside.png"),
+        (RenderRequest(100, 100, "cover", "webp", 70), (320, 200), "100x100_cover_q70.webp"),
+        (RenderRequest(5000, 5000, "cover", "webp", 70), (320, 200), "320x200_inside_q70.webp"),
+        (RenderRequest(100, 100, "contain", "jpeg", 80), (320, 200), "100x100_contain_q80.jpg"),
+        (RenderRequest(7071, 7071, "contain", "png", 80), (1, 1), "1x1_inside.png"),
+        (RenderRequest(1000, 1000, "contain", "png", 80), (320, 200), "252x252_contain.png"),
+    ],
+)
+def test_plan_clamps_to_the_source_and_names_what_is_produced(
+    request_: RenderRequest, source: tuple[int, int], key: str
+) -> None:
+    planned = request_.plan(*source)
+    assert planned.cache_key("0123456789abcdef") == f"renders/0123456789abcdef/{key}"
+    assert planned.width * planned.height <= source[0] * source[1]
 
 
 @pytest.mark.parametrize(
@@ -72,6 +91,8 @@ def test_parse_render_defaults_and_aliases() -> None:
         ({"w": "10", "format": "tiff"}, "'format' must be one of"),
         ({"w": "10", "fit": "contain"}, "fit 'contain' needs both"),
         ({"q": "1"}, "unknown parameter"),
+        ({"w": "²"}, "ASCII digits 0-9 only"),
+        ({"w": "99999999999999999999"}, "from 1 to 8192"),
     ],
 )
 def test_parse_render_refuses_with_400(query: dict[str, str], message: str) -> None:
@@ -107,5 +128,6 @@ def test_auto_must_be_resolved_before_it_names_a_rendition() -> None:
     req = parse_render({"w": "10", "format": "AUTO"}, 100)
     assert req.fmt == "auto"
     with pytest.raises(ValueError, match="must be resolved"):
-        req.cache_key("0123456789abcdef")
-    assert req.with_format("avif").cache_key("0123456789abcdef").endswith("/10xauto_inside_q80.avif")
+        req.plan(120, 80).cache_key("0123456789abcdef")
+    planned = req.with_format("avif").plan(120, 80)
+    assert planned.cache_key("0123456789abcdef").endswith("/10x7_inside_q80.avif")

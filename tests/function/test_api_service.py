@@ -46,6 +46,9 @@ class MemoryStore:
     def cached_rendition(self, key: str) -> CachedRendition | None:
         return self.renders.get(key)
 
+    def count_renditions(self, image_id: str, limit: int) -> int:
+        return min(limit, sum(key.startswith(f"renders/{image_id}/") for key in self.renders))
+
     def put_rendition(
         self, key: str, data: bytes, content_type: str, width: int, height: int, image_id: str
     ) -> None:
@@ -80,6 +83,17 @@ def test_render_miss_then_hit_reads_the_source_once(store: MemoryStore) -> None:
     second = api.render(IMAGE_ID, {"w": "60"})
     assert second.cached and second.key == first.key and second.bytes == first.bytes
     assert store.reads == ["a/cat.jpg"]
+
+
+def test_render_plans_from_the_recorded_size_before_reading_anything(store: MemoryStore) -> None:
+    api = service(store)
+    first = api.render(IMAGE_ID, {"w": "4000", "format": "png"})
+    assert first.key == f"renders/{IMAGE_ID}/120x80_inside.png" and (first.width, first.height) == (120, 80)
+    assert api.render(IMAGE_ID, {"w": "120", "h": "80", "fit": "cover", "format": "png"}).cached
+    store.items[IMAGE_ID].pop("width")
+    with pytest.raises(HttpError, match="no recorded size") as err:
+        api.render(IMAGE_ID, {"w": "10"})
+    assert err.value.status == 409 and store.reads == ["a/cat.jpg"]
 
 
 def test_render_refuses_unfinished_gone_and_unknown_images(store: MemoryStore) -> None:
