@@ -15,6 +15,7 @@ from components.metadata_table import MetadataTable, MetadataTableArgs
 from components.monitoring import Monitoring, MonitoringArgs
 from components.secure_bucket import SecureBucket, SecureBucketArgs, browser_origins
 from components.upload_api import UploadApi, UploadApiArgs
+from function.api_store import RENDER_EXPIRY_DAYS, RENDER_PREFIX
 
 cfg = stack_config.load()
 layer_zip = cfg.require_layer_zip()
@@ -24,7 +25,14 @@ uploads = SecureBucket(
     "uploads", SecureBucketArgs(purpose="uploads", force_destroy=cfg.force_destroy, protect=cfg.protect)
 )
 processed = SecureBucket(
-    "processed", SecureBucketArgs(purpose="processed", force_destroy=cfg.force_destroy, protect=cfg.protect)
+    "processed",
+    SecureBucketArgs(
+        purpose="processed",
+        force_destroy=cfg.force_destroy,
+        protect=cfg.protect,
+        # the render cache is re-creatable: renditions expire (and free the per-image cap)
+        expire_prefixes={RENDER_PREFIX: RENDER_EXPIRY_DAYS},
+    ),
 )
 metadata = MetadataTable("metadata", MetadataTableArgs(protect=cfg.protect))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
@@ -38,6 +38,9 @@ class SecureBucketArgs:
     """Delete overwritten/deleted object versions this many days after they became noncurrent."""
     abort_multipart_days: int = 7
     """Abort multipart uploads left incomplete this long (their parts are billed until then)."""
+    expire_prefixes: dict[str, int] = field(default_factory=dict)
+    """Re-creatable objects: key prefix → days after creation to delete them (e.g. the render
+    cache, ``{"renders/": 30}``). Their noncurrent versions go one day later."""
 
 
 def bucket_name_prefix(project: str, stack: str, purpose: str) -> str:
@@ -145,6 +148,21 @@ class SecureBucket(pulumi.ComponentResource):
                     "filter": {"prefix": ""},
                     "abort_incomplete_multipart_upload": {"days_after_initiation": args.abort_multipart_days},
                 },
+                # In a versioned bucket, Expiration puts a delete marker on the current version;
+                # the noncurrent version then goes after a day (this rule overlaps the bucket-wide
+                # one: S3 honours the shorter expiration), and S3 removes the then-lone delete
+                # marker. https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-expire-general-considerations.html
+                # https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-conflicts.html
+                *(
+                    {
+                        "id": f"expire-{_NOT_NAME.sub('-', prefix.lower()).strip('-') or 'all'}",
+                        "status": "Enabled",
+                        "filter": {"prefix": prefix},
+                        "expiration": {"days": days},
+                        "noncurrent_version_expiration": {"noncurrent_days": 1},
+                    }
+                    for prefix, days in sorted(args.expire_prefixes.items())
+                ),
             ],
             # S3 rejects noncurrent-version rules racing the versioning change
             opts=ResourceOptions(parent=self, depends_on=[versioning]),

@@ -374,7 +374,7 @@ def test_render_twice_second_from_cache(deployed: Deployed) -> None:
     assert image.format == "WEBP" and image.size == (150, 100)
     second = deployed.request("GET", f"/images/{IMAGE_ID}/render", query=query)
     assert second.status == 302 and second.headers["X-Cache"] == "Hit"
-    assert second.json()["key"] == first.json()["key"] == f"renders/{IMAGE_ID}/150xauto_inside_q80.webp"
+    assert second.json()["key"] == first.json()["key"] == f"renders/{IMAGE_ID}/150x100_inside_q80.webp"
     assert deployed.render_function.startswith("imgpipe-dev-api-render-")  # the stack's random suffix
     assert deployed.invocations == [deployed.render_function] * 2
 

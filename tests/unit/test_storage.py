@@ -139,6 +139,19 @@ def _run_snippet(tmp_path: Path, body: str) -> Graph:
     return run_program({}, program=program)
 
 
+def test_render_cache_expires_by_lifecycle_in_the_processed_bucket_only(dev: Graph) -> None:
+    from function.api_store import RENDER_EXPIRY_DAYS, RENDER_PREFIX
+
+    lifecycle = child(dev, "processed", "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    rules = {r["id"]: r for r in lifecycle.inputs["rules"]}
+    renders = rules["expire-renders"]
+    assert renders["filter"] == {"prefix": RENDER_PREFIX} and renders["status"] == "Enabled"
+    assert renders["expiration"]["days"] == RENDER_EXPIRY_DAYS == 30
+    assert renders["noncurrentVersionExpiration"] == {"noncurrentDays": 1}
+    uploads = child(dev, "uploads", "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    assert not any("expiration" in r for r in uploads.inputs["rules"])  # originals never expire
+
+
 def test_injected_key_replaces_the_buckets_own_key(tmp_path: Path) -> None:
     graph = _run_snippet(
         tmp_path,
