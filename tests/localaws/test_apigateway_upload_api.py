@@ -140,7 +140,7 @@ def _args(**overrides: Any) -> UploadApiArgs:
         max_upload_mb=30,
         api_auth="api_key",
         cors_origins=["*"],
-        # high: these tests run on the wall clock (test_apigateway_local_limits drives limits)
+        # high: these tests run on the wall clock (test_apigateway_limits drives limits)
         throttle_rate_limit=1000.0,
         throttle_burst_limit=500,
         quota_per_day=10_000,

@@ -144,7 +144,9 @@ def test_dlq_lost_and_duplicates_are_counted_and_dlq_left_for_redrive(
 ) -> None:
     actions = {"0001-ok.jpg": "dlq", "0004-ok.jpg": "lose", "0006-ok.jpg": "duplicate"}
     processor(lambda key, version, img_id: actions.get(key.rsplit("/", 1)[1], "done"))
-    result = run_soak(stack, count=10, concurrency=3, timeout=2, settle_pause=0.1)
+    # The lost upload makes the soak wait its whole timeout; 2 s was too short for the other nine
+    # to settle on a loaded machine (they were counted lost too), 6 s leaves room.
+    result = run_soak(stack, count=10, concurrency=3, timeout=6, settle_pause=0.1)
     assert (result.sent, result.done, result.failed, result.dlq, result.lost) == (10, 7, 1, 1, 1)
     assert result.duplicates == 1 and not result.ok
     assert any("LOST" in d and "0004-ok.jpg" in d for d in result.details)
