@@ -163,6 +163,22 @@ PRIVATE_NAMES: tuple[PrivateName, ...] = (
         "does an S3 key exist, delete markers included",
         params=("self", "bucket_name", "key_name", "version_id", "part_number", "return_delete_marker"),
     ),
+    PrivateName(
+        "moto.iam.aws_managed_policies",
+        "aws_managed_policies_data",
+        "AWS's managed policy documents (moto loads them only with MOTO_IAM_LOAD_MANAGED_POLICIES)",
+    ),
+    PrivateName(
+        "moto.iam.models",
+        "iam_backends",
+        "add one AWS managed policy the program attaches (its managed_policies dict, by ARN)",
+    ),
+    PrivateName(
+        "moto.iam.models",
+        "AWSManagedPolicy.from_data",
+        "an AWS managed policy from moto's bundled document (localaws.resources.iam)",
+        params=("name", "account_id", "region_name", "data"),
+    ),
 )
 
 # (module, qualname) -> moto's own object, kept when it is replaced.
