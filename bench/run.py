@@ -45,6 +45,18 @@ TARGETS = {
     "cold_import_ms": ("<=", 150.0),
     # The largest imgpipe ÷ naive output size over the variants (same quality setting).
     "max_size_ratio_vs_naive": ("<=", 1.10),
+    # Full-size AVIF variant ÷ full-size WebP variant, encode CPU seconds, at their defaults
+    # (bench/formats.py; issue 16 chose the AVIF speed by it).
+    "avif_vs_webp_cpu": ("<=", 2.0),
+}
+FORMAT_ROWS = {
+    "webp": "WebP variant encode (q85, method 0)",
+    "avif": "AVIF variant encode (default q70, speed 10)",
+    "avif_q85": "AVIF variant encode (q85, speed 10)",
+    "heic_decode": "HEIC decode (pillow-heif)",
+    "avif_decode": "AVIF decode (libavif/dav1d)",
+    "jpeg_pipeline": "5 default variants from the JPEG",
+    "heic_pipeline": "5 default variants from the HEIC",
 }
 # What the handler reads at import; values only need to be well formed (nothing is called).
 HANDLER_ENV = {
@@ -90,9 +102,30 @@ def _child_env() -> dict[str, str]:
     return env
 
 
+def run_formats(image: Path, cache_dir: Path) -> dict[str, Any]:
+    """One fresh-process run of :mod:`bench.formats` (AVIF/WebP encodes, HEIC/AVIF decodes)."""
+    return _run_child(["bench.formats", str(image), str(cache_dir)], "formats", image)
+
+
+def summarise_formats(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median wall/CPU seconds per formats row; sizes and PSNR are the same in every run."""
+    return {
+        row: {
+            **first,
+            "wall_seconds": statistics.median(r[row]["wall_seconds"] for r in runs),
+            "cpu_seconds": statistics.median(r[row]["cpu_seconds"] for r in runs),
+        }
+        for row, first in runs[0].items()
+    }
+
+
 def run_mode(mode: str, image: Path) -> dict[str, Any]:
+    return _run_child(["bench.modes", mode, str(image)], mode, image)
+
+
+def _run_child(args: list[str], what: str, image: Path) -> dict[str, Any]:
     proc = subprocess.run(
-        [sys.executable, "-m", "bench.modes", mode, str(image)],
+        [sys.executable, "-m", *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -101,7 +134,7 @@ def run_mode(mode: str, image: Path) -> dict[str, Any]:
     )
     if proc.returncode != 0:
         tail = "\n    ".join((proc.stderr or proc.stdout).strip().splitlines()[-8:])
-        raise RuntimeError(f"bench mode {mode!r} failed on {image.name}:\n    {tail}")
+        raise RuntimeError(f"bench {what!r} failed on {image.name}:\n    {tail}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -356,6 +389,21 @@ def print_report(results: dict[str, Any]) -> None:
             f"memoryMb estimate for imgpipe (fastest within 5% of the lowest GB-s): {rec['memory_mb']} MB "
             f"≈ {rec['seconds']:.2f} s, ${rec['cost_per_1000']:.4f} per 1,000"
         )
+    if results.get("formats"):
+        mp = results["image_files"][results["headline_size"]]["megapixels"]
+        print(f"\nFormats ({mp:.2g} MP photo, median of {results['formats_runs']}, one thread):")
+        for row, fig in results["formats"].items():
+            extra = f"  {fig['bytes'] / 1e6:5.2f} MB"
+            if "psnr_db" in fig:
+                extra += f"  {fig['psnr_db']:.1f} dB"
+            print(
+                f"  {FORMAT_ROWS.get(row, row):<44} {fig['wall_seconds']:6.2f} s wall "
+                f"{fig['cpu_seconds']:6.2f} s CPU{extra}"
+            )
+        print(
+            f"  AVIF ÷ WebP variant: {results['avif_vs_webp_cpu'] or 0:.2f}× CPU, "
+            f"{results['avif_vs_webp_wall'] or 0:.2f}× wall"
+        )
     load = results["machine"]
     print(f"\nLoad average (1 min) at start/end: {load['load_1min_at_start']} / {load['load_1min_at_end']}")
     if results.get("cpu_speedup_vs_naive"):
@@ -431,6 +479,26 @@ def markdown(results: dict[str, Any]) -> str:
             for r in results["memory_estimates"]
         ]
         lines.append("")
+    if results.get("formats"):
+        lines += [
+            f"Formats ({mp:.2g} MP photo, median of {results['formats_runs']} fresh-process runs, "
+            "one thread; PSNR against the decoded JPEG):",
+            "",
+            "| step | wall s | CPU s | output MB | PSNR dB |",
+            "|---|---|---|---|---|",
+        ]
+        for row, fig in results["formats"].items():
+            shown = f"{fig['psnr_db']:.1f}" if "psnr_db" in fig else "—"
+            lines.append(
+                f"| {FORMAT_ROWS.get(row, row)} | {fig['wall_seconds']:.2f} | {fig['cpu_seconds']:.2f} | "
+                f"{fig['bytes'] / 1e6:.2f} | {shown} |"
+            )
+        lines += [
+            "",
+            f"AVIF ÷ WebP variant: {results['avif_vs_webp_cpu'] or 0:.2f}× CPU, "
+            f"{results['avif_vs_webp_wall'] or 0:.2f}× wall.",
+            "",
+        ]
     lines += [f"Targets ({mp:.2g} MP):", "", "| target | value | result |", "|---|---|---|"]
     for key, v in results["verdicts"].items():
         shown = "n/a" if v["value"] is None else f"{v['value']:.2f}"
@@ -492,7 +560,13 @@ def plot(results: dict[str, Any], path: Path) -> None:
 # ---------------------------------------------------------------- main
 
 
-def run(sizes: list[str], repeats: int, out_dir: Path, modes: tuple[str, ...] = MODES) -> dict[str, Any]:
+def run(
+    sizes: list[str],
+    repeats: int,
+    out_dir: Path,
+    modes: tuple[str, ...] = MODES,
+    formats_repeats: int | None = None,
+) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     load_at_start = _load()
     image_files = {size: images.ensure_image(size, out_dir) for size in sizes}
@@ -516,6 +590,13 @@ def run(sizes: list[str], repeats: int, out_dir: Path, modes: tuple[str, ...] = 
         per_size[size] = {m: summarise(r) for m, r in runs.items()}
     headline = "12" if "12" in per_size else sizes[0]
     main_img = per_size[headline]
+    # AVIF encodes take seconds at 12 MP: at most three runs (median), on the headline photo only.
+    format_runs = []
+    for rep in range(min(repeats, 3) if formats_repeats is None else formats_repeats):
+        print(f"\r{headline} MP formats run {rep + 1}", end="", flush=True, file=sys.stderr)
+        format_runs.append(run_formats(image_files[headline], out_dir))
+    print(file=sys.stderr)
+    formats = summarise_formats(format_runs) if format_runs else {}
     ratios = size_ratios(main_img)
     settings = stack_settings()
     arch = settings["architecture"] if settings["architecture"] in PRICE_GB_S else DEFAULT_ARCH
@@ -542,10 +623,18 @@ def run(sizes: list[str], repeats: int, out_dir: Path, modes: tuple[str, ...] = 
             main_img.get("imgpipe", {}).get("peak_rss_mb"), main_img.get("naive", {}).get("peak_rss_mb")
         ),
         "cold_import_ms": None if imports["median_ms"] is None else round(imports["median_ms"], 1),
+        "formats": formats,
+        "avif_vs_webp_cpu": _ratio(
+            formats.get("avif", {}).get("cpu_seconds"), formats.get("webp", {}).get("cpu_seconds")
+        ),
+        "avif_vs_webp_wall": _ratio(
+            formats.get("avif", {}).get("wall_seconds"), formats.get("webp", {}).get("wall_seconds")
+        ),
         "size_ratio_vs_naive": ratios,
         "max_size_ratio_vs_naive": max((r for r in ratios.values() if r is not None), default=None),
         "cold_import": imports,
         "repeats": repeats,
+        "formats_runs": len(format_runs),
         "images": per_size,
         "image_files": files_meta,
         "cost": {

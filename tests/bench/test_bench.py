@@ -65,6 +65,18 @@ def test_quick_bench_writes_results_and_plot(tmp_path: Path) -> None:
     assert "Cold import of function.handler" in proc.stdout
     report = (tmp_path / "results.md").read_text()
     assert "| imgpipe |" in report and "Targets" in report
+    # the formats rows (issue 16): AVIF and WebP encodes of the same photo, HEIC/AVIF decodes
+    formats = results["formats"]
+    assert set(formats) == set(run.FORMAT_ROWS)
+    assert (formats["avif"]["quality"], formats["avif"]["effort"]) == (70, 0)  # the config default
+    assert formats["heic_decode"]["format"] == "heif" and formats["avif_decode"]["format"] == "avif"
+    assert all(formats[r]["bytes"] > 0 and formats[r]["psnr_db"] > 25 for r in ("webp", "avif", "avif_q85"))
+    assert formats["avif_q85"]["bytes"] > formats["avif"]["bytes"]  # quality reaches the encoder
+    assert results["avif_vs_webp_cpu"] == pytest.approx(
+        formats["avif"]["cpu_seconds"] / formats["webp"]["cpu_seconds"], rel=0.01
+    )
+    assert "AVIF ÷ WebP variant" in report and "AVIF ÷ WebP variant" in proc.stdout
+    assert (tmp_path / "photo-320x240-q90-v1.heic").is_file()
     with Image.open(tmp_path / "bench.png") as plot:
         assert plot.format == "PNG" and plot.width > 500
 
@@ -137,6 +149,7 @@ def test_verdicts_and_size_ratios() -> None:
         "rss_ratio_vs_naive": 0.5,
         "cold_import_ms": None,
         "max_size_ratio_vs_naive": 1.05,
+        "avif_vs_webp_cpu": 2.4,
     }
     verdicts = run.verdicts(results)
     assert {k: v["pass"] for k, v in verdicts.items()} == {
@@ -145,6 +158,7 @@ def test_verdicts_and_size_ratios() -> None:
         "rss_ratio_vs_naive": True,
         "cold_import_ms": False,
         "max_size_ratio_vs_naive": True,
+        "avif_vs_webp_cpu": False,
     }
     per_mode = {
         "naive": {"variants": {"a": {"bytes": 100}, "b": {"bytes": 200}}},

@@ -144,6 +144,9 @@ def test_truncated_heic_is_a_permanent_error() -> None:
 
 def test_avif_effort_is_the_encoder_speed_and_quality_reaches_it() -> None:
     assert avif_options(60, 0) == {"quality": 60, "speed": 10, "max_threads": 1}
+    # config without quality: AVIF 70 (WebP q85's PSNR on the bench photo), the others 85
+    assert parse_variant({"name": "a", "format": "avif"}).quality == 70
+    assert parse_variant({"name": "w", "format": "webp"}).quality == 85
     assert avif_options(60, 4)["speed"] == 6
     src = samples.jpeg((240, 160))
     low = process(src, parse_variants([{"name": "a", "format": "avif", "quality": 30}]), LIMIT)[1][0]
