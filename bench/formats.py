@@ -98,13 +98,13 @@ def _encode_step(data: bytes, spec: VariantSpec, reference: Any) -> dict[str, An
         finally:  # threads=1: this thread's CPU is the encode's
             step.update(wall_seconds=time.perf_counter() - wall, cpu_seconds=_cpu() - cpu)
 
-    imaging._encode = timed  # type: ignore[assignment]
+    imaging._encode = timed
     try:
         info = imaging.render_variants(
             io.BytesIO(data), (spec,), MAX_PIXELS, threads=1, sink=lambda v: encoded.append(v.data)
         )
     finally:
-        imaging._encode = original  # type: ignore[assignment]
+        imaging._encode = original
     return {**step, "bytes": info.variants[0].bytes, "psnr_db": psnr(reference, encoded[0])}
 
 
