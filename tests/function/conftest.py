@@ -10,6 +10,7 @@ from urllib.parse import quote_plus
 
 import pytest
 
+from tests.data_stores import create_data_stores
 from tests.function.samples import TEST_MAX_PIXELS
 
 UPLOAD = "imgpipe-upload-test"
@@ -76,34 +77,8 @@ class Aws:
     """The mocked account plus helpers to upload and invoke."""
 
     def __init__(self) -> None:
-        import boto3
 
-        self.s3 = boto3.client("s3", region_name=REGION)
-        self.ddb = boto3.client("dynamodb", region_name=REGION)
-        for bucket in (UPLOAD, PROCESSED):
-            self.s3.create_bucket(Bucket=bucket)
-        self.s3.put_bucket_versioning(Bucket=UPLOAD, VersioningConfiguration={"Status": "Enabled"})
-        gsi = [
-            {
-                "IndexName": name,
-                "KeySchema": [
-                    {"AttributeName": hash_key, "KeyType": "HASH"},
-                    {"AttributeName": "created_at", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-            for name, hash_key in (("by_source_key", "source_key"), ("by_status", "status"))
-        ]
-        self.ddb.create_table(
-            TableName=TABLE,
-            BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[
-                {"AttributeName": n, "AttributeType": "S"}
-                for n in ("image_id", "source_key", "status", "created_at")
-            ],
-            KeySchema=[{"AttributeName": "image_id", "KeyType": "HASH"}],
-            GlobalSecondaryIndexes=gsi,
-        )
+        self.s3, self.ddb = create_data_stores(REGION, UPLOAD, PROCESSED, TABLE)
 
     def upload(self, key: str, data: bytes, bucket: str = UPLOAD) -> dict:
         """Put the object and return the event S3 would send for it."""

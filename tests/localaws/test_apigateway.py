@@ -20,6 +20,7 @@ from moto import mock_aws
 from PIL import Image
 
 from localaws.apigateway import Request, Resource, StageServer, is_binary, match_resource
+from tests.data_stores import create_bucket, create_metadata_table
 
 REGION = "eu-west-1"
 BUCKET = "uploads-bucket"
@@ -124,15 +125,9 @@ def _jpeg() -> bytes:
 
 
 def build_api() -> tuple[str, str, str]:
-    s3 = boto3.client("s3", region_name=REGION)
-    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    create_bucket(boto3.client("s3", region_name=REGION), BUCKET, REGION)
     ddb = boto3.client("dynamodb", region_name=REGION)
-    ddb.create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "image_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "image_id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_metadata_table(ddb, TABLE)
     ddb.put_item(TableName=TABLE, Item=ITEM)
 
     apigw = boto3.client("apigateway", region_name=REGION)

@@ -28,6 +28,7 @@ from components.upload_api import UploadApi, UploadApiArgs
 from localaws.apigateway import Request, Response, StageServer
 from localaws.engine import LocalEngine, LocalMocks
 from localaws.resources import Context
+from tests.data_stores import create_data_stores
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
@@ -54,35 +55,11 @@ def _layer() -> str:
 
 
 def _data_stores() -> str:
-    s3 = boto3.client("s3", region_name=REGION)
-    for bucket in (UPLOADS, PROCESSED):
-        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
-    s3.put_bucket_versioning(Bucket=UPLOADS, VersioningConfiguration={"Status": "Enabled"})
+    s3, ddb = create_data_stores(REGION, UPLOADS, PROCESSED, TABLE)
     version = s3.put_object(Bucket=UPLOADS, Key=SOURCE_KEY, Body=_jpeg(), ContentType="image/jpeg")[
         "VersionId"
     ]
     s3.put_object(Bucket=PROCESSED, Key=f"photos/cat_thumbnail_{IMAGE_ID}.jpg", Body=b"thumb-bytes")
-    ddb = boto3.client("dynamodb", region_name=REGION)
-    ddb.create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "image_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[
-            {"AttributeName": "image_id", "AttributeType": "S"},
-            {"AttributeName": "source_key", "AttributeType": "S"},
-            {"AttributeName": "created_at", "AttributeType": "S"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "by_source_key",
-                "KeySchema": [
-                    {"AttributeName": "source_key", "KeyType": "HASH"},
-                    {"AttributeName": "created_at", "KeyType": "RANGE"},
-                ],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
     variant = {
         "bucket": {"S": PROCESSED},
         "key": {"S": f"photos/cat_thumbnail_{IMAGE_ID}.jpg"},

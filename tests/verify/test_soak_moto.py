@@ -20,6 +20,7 @@ import pytest
 from moto import mock_aws
 from PIL import Image
 
+from tests.data_stores import create_data_stores
 from verify.check import image_id
 from verify.soak import main, run_soak
 
@@ -31,16 +32,7 @@ Behaviour = Callable[[str, str, str], str]
 @pytest.fixture
 def stack() -> Iterator[dict[str, str]]:
     with mock_aws():
-        s3 = boto3.client("s3", region_name=REGION)
-        for bucket in ("up-bucket", "out-bucket"):
-            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
-            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-        boto3.client("dynamodb", region_name=REGION).create_table(
-            TableName="meta",
-            KeySchema=[{"AttributeName": "image_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "image_id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_data_stores(REGION, "up-bucket", "out-bucket", "meta", version_processed=True)
         dlq = boto3.client("sqs", region_name=REGION).create_queue(QueueName="dlq")["QueueUrl"]
         yield {
             "upload_bucket": "up-bucket",

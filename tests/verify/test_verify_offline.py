@@ -22,6 +22,7 @@ from moto import mock_aws
 from PIL import Image, ImageOps
 
 from function.variants import DEFAULT_VARIANTS, VariantSpec, variants_json
+from tests.data_stores import create_data_stores
 from verify.check import expected_size, image_id, run_verify, variant_key
 from verify.contact_sheet import make_contact_sheet
 from verify.outputs import OutputsError, load_local, load_stack
@@ -35,16 +36,7 @@ VARIANTS = (DEFAULT_VARIANTS[0], DEFAULT_VARIANTS[2], DEFAULT_VARIANTS[4])  # co
 def stack() -> Iterator[dict[str, str]]:
     """Buckets, table and a function whose VARIANTS env lists three variants (moto, in-process)."""
     with mock_aws():
-        s3 = boto3.client("s3", region_name=REGION)
-        for bucket in ("up-bucket", "out-bucket"):
-            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
-        s3.put_bucket_versioning(Bucket="up-bucket", VersioningConfiguration={"Status": "Enabled"})
-        boto3.client("dynamodb", region_name=REGION).create_table(
-            TableName="meta",
-            KeySchema=[{"AttributeName": "image_id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "image_id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_data_stores(REGION, "up-bucket", "out-bucket", "meta")
         role = boto3.client("iam", region_name=REGION).create_role(
             RoleName="fn", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
         )["Role"]["Arn"]
