@@ -39,6 +39,7 @@ straight from the decoded pixels (:mod:`function.webp_direct`), saving ~80 MB of
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import os
@@ -312,6 +313,11 @@ def _decode(
     fp.seek(0)
     if fmt == "heif":
         _register_heif()
+    # Pillow's own bomb check (a warning above MAX_IMAGE_PIXELS, an error above twice that) uses
+    # maxPixels too, not its default of ~89 MP: a stack allowing 150 MP must not be refused by
+    # Pillow at 179 MP with a message naming our limit, nor one allowing 10 MP warn at 89 MP.
+    # One limit per process (the function's MAX_PIXELS), so setting the global is safe.
+    Image.MAX_IMAGE_PIXELS = max_pixels
     try:
         im = Image.open(fp, formats=[_PIL_FORMAT[fmt]])
     except Image.DecompressionBombError as exc:
@@ -334,6 +340,7 @@ def _decode(
         frames = max(1, int(getattr(im, "n_frames", 1))) if fmt in _ANIMATED_SOURCES else 1
     except Exception:  # counting frames parses the whole file; a broken tail is caught at load()
         frames = 1
+    frames = recorded_frames(frames, nbytes)
     try:
         orientation = int(im.getexif().get(0x0112, 1) or 1)
     except Exception:  # a broken EXIF block must not stop a decodable image
@@ -354,6 +361,7 @@ def _decode(
             ImageOps.exif_transpose(im, in_place=True)
         info.mode = im.mode
         work = _working_mode(im)
+        _manage_profile(work, info.mode)
         info.alpha = work.mode in ("LA", "RGBA")
     except MemoryError:
         raise
@@ -361,6 +369,63 @@ def _decode(
         # Pillow signals bad data with many types; "image file is truncated" is an OSError.
         raise PermanentImageError(f"corrupt or truncated {fmt.upper()} image: {exc}") from exc
     return work, info, float(scale), im
+
+
+# ---------------------------------------------------------------- colour profiles
+
+ICC_MAX_BYTES = 4096
+"""The largest ICC profile a variant or rendition carries (bytes).
+
+Every RGB working space a browser needs fits: sRGB IEC61966-2.1 is 3,144 bytes, Display P3 536,
+Adobe RGB (1998) 560 (matrix + curves profiles). Larger profiles are LUT-based device profiles
+(printers, cameras, sRGB v4 "preference" at ~60 KB) or padding: a 64×64 JPEG may carry a 2 MB
+profile, and copying it into five variants made every thumbnail ~2 MB. So a variant is at most
+its pixels plus 4 KiB of profile, which on a 200×200 thumbnail is still a bounded overhead."""
+_DISPLAY_CLASSES = ("mntr", "scnr", "spac")
+
+
+def _srgb() -> Any:
+    from PIL import ImageCms
+
+    return ImageCms.createProfile("sRGB")
+
+
+def _manage_profile(im: PILImage, source_mode: str) -> None:
+    """Bound the ICC profile the variants inherit through ``im.info`` (PNG and AVIF encoders
+    fall back to it, so a profile must be removed there, not only left out of save options).
+
+    * a small RGB/grey display profile that matches the image's channels: kept as is;
+    * a large or unusual RGB profile: the pixels are converted to sRGB (in place, so a
+      buffer-backed image stays so) and the profile dropped: untagged pixels are sRGB on the web;
+    * anything else (unreadable, another colour space, a grey image's large profile, a profile
+      lcms cannot build a transform from): dropped.
+
+    CMYK, YCbCr and LAB sources are converted to RGB without their profile, as before.
+    """
+    icc = im.info.pop("icc_profile", None)
+    if not icc or source_mode in ("CMYK", "YCbCr", "LAB"):
+        return
+    from PIL import ImageCms
+
+    grey = im.mode in ("L", "LA")
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        space = str(profile.profile.xcolor_space).strip()
+        device_class = str(profile.profile.device_class)
+    except Exception:  # not a parsable profile: nothing to honour
+        return
+    if (
+        len(icc) <= ICC_MAX_BYTES
+        and space == ("GRAY" if grey else "RGB")
+        and device_class in _DISPLAY_CLASSES
+    ):
+        im.info["icc_profile"] = icc
+        return
+    if grey or space != "RGB":
+        return
+    with contextlib.suppress(Exception):  # e.g. a link profile: no transform to sRGB exists
+        ImageCms.profileToProfile(im, profile, _srgb(), inPlace=True)
+    im.info.pop("icc_profile", None)  # the in-place transform tags the image with its output profile
 
 
 # ---------------------------------------------------------------- animation
@@ -385,6 +450,18 @@ class _Animation:
     """Milliseconds each frame is shown, from the source."""
     loop: int | None
     """Source loop count (0 = forever); ``None`` = the source plays once."""
+
+
+def recorded_frames(declared: int, nbytes: int) -> int:
+    """The frame count stored in the item: the declared one, bounded by the file's size.
+
+    Some containers *declare* their frame count (an APNG's ``acTL`` can say 2³¹−1; an AVIF
+    sequence's sample table can too) and Pillow reports it as ``n_frames`` unchecked. No frame is
+    coded in less than a byte (a GIF frame takes ≥ 12, a WebP ``ANMF`` chunk ≥ 24), so a
+    count above the file's byte size is false and is recorded as that bound. (PNG sources are
+    not read as animations at all: their frame count is 1.)
+    """
+    return max(1, min(declared, nbytes))
 
 
 def animation_frames(frames: int, width: int, height: int, budget: int) -> int:
@@ -413,6 +490,7 @@ def _read_animation(
         source.load()  # WebP sets the frame's duration when it decodes it
         duration = int(source.info.get("duration") or 0)
         frame = source.convert("RGBA")
+        frame.info.pop("icc_profile", None)  # animated outputs carry no profile (see ICC_MAX_BYTES)
         if info.orientation != 1:
             frame = frame.transpose(_TRANSPOSE[info.orientation])
         for plan in plans:
@@ -553,7 +631,8 @@ def _save_options(spec: VariantSpec, mode: str, icc: bytes | None, icc_mode: str
 
 
 def _source_icc(base: PILImage, info: ImageInfo) -> bytes | None:
-    """The ICC profile variants carry: the source's, unless its mode had no RGB/grey meaning."""
+    """The ICC profile variants carry: what :func:`_manage_profile` kept (at most
+    :data:`ICC_MAX_BYTES`), unless the source's mode had no RGB/grey meaning."""
     return base.info.get("icc_profile") if info.mode not in ("CMYK", "YCbCr", "LAB") else None
 
 

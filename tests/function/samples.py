@@ -198,6 +198,31 @@ def corrupt_jpeg() -> bytes:
     return good[:200] + bytes(range(256)) * 8
 
 
+def padded_srgb_profile(size: int = 2 * 1024 * 1024) -> bytes:
+    """An sRGB ICC profile padded to ``size`` bytes (header size field updated; lcms reads it)."""
+    from PIL import ImageCms
+
+    profile = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    profile += bytes(size - len(profile))
+    struct.pack_into(">I", profile, 0, len(profile))
+    return bytes(profile)
+
+
+def jpeg_with_huge_icc() -> bytes:
+    """The issue's amplification case: a 64×64 JPEG carrying a 2 MB ICC profile."""
+    return encode(photo((64, 64)), "JPEG", quality=90, icc_profile=padded_srgb_profile())
+
+
+def apng_claiming_frames(claimed: int = 2**31 - 1) -> bytes:
+    """A two-frame APNG whose ``acTL`` chunk declares ``claimed`` frames (CRC fixed up)."""
+    frames = [Image.new("RGB", (120, 80), c) for c in ((255, 0, 0), (0, 0, 255))]
+    data = bytearray(encode(frames[0], "PNG", save_all=True, append_images=frames[1:], duration=100))
+    at = data.index(b"acTL")
+    struct.pack_into(">I", data, at + 4, claimed)
+    struct.pack_into(">I", data, at + 12, zlib.crc32(bytes(data[at : at + 12])))
+    return bytes(data)
+
+
 @dataclass(frozen=True)
 class InputCase:
     id: str
@@ -295,6 +320,26 @@ INPUTS: tuple[InputCase, ...] = (
         note="as above: animated WebP variant, still JPEG/PNG",
     ),
     InputCase("webp", "still WebP", webp, "still.webp", "done", "webp", (120, 80)),
+    InputCase(
+        "apng-claims-2g-frames",
+        "APNG whose `acTL` declares 2³¹−1 frames (it has 2)",
+        apng_claiming_frames,
+        "claims.png",
+        "done",
+        "png",
+        (120, 80),
+        note="first frame, frames=1: a declared count is never stored as is",
+    ),
+    InputCase(
+        "icc-2mb",
+        "64×64 JPEG carrying a 2 MB ICC profile",
+        jpeg_with_huge_icc,
+        "icc.jpg",
+        "done",
+        "jpeg",
+        (64, 64),
+        note="profile over 4 KiB: pixels converted to sRGB, profile dropped; variants a few KB, not 2 MB",
+    ),
     InputCase("heic", "HEIC (iPhone photo)", heic, "IMG_0001.HEIC", "done", "heif", (120, 80)),
     InputCase(
         "heic-rotated",

@@ -252,3 +252,67 @@ def test_threads_follow_the_vcpus_lambda_memory_buys(
     monkeypatch.setattr(imaging.os, "sched_getaffinity", lambda _pid: set(range(cpus)), raising=False)
     monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory)
     assert imaging.default_threads() == expected
+
+
+# ---------------------------------------------------------------- colour profiles
+
+
+def test_a_huge_icc_profile_is_not_copied_into_variants() -> None:
+    """A 64×64 JPEG with a 2 MB profile made five ~2 MB variants; now each is its pixels."""
+    src = samples.jpeg_with_huge_icc()
+    assert len(src) > 2_000_000
+    _, encoded = process(src, DEFAULT_VARIANTS, LIMIT)
+    for variant in encoded:
+        assert variant.info.bytes < 30_000, (variant.spec.name, variant.info.bytes)
+        im = _open(variant.data)
+        assert len(im.info.get("icc_profile") or b"") <= imaging.ICC_MAX_BYTES
+        assert im.getpixel((2, 2))[:3] == pytest.approx((255, 0, 0), abs=12)  # sRGB in, sRGB out
+    data = render(src, width=32, height=32, fit="contain", fmt="png", quality=80, max_pixels=LIMIT)[0]
+    assert len(data) < 30_000 and not _open(data).info.get("icc_profile")
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "png", "webp"])
+def test_a_small_display_profile_is_kept_verbatim(fmt: str) -> None:
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    src = samples.encode(samples.photo((64, 48)), "JPEG", icc_profile=icc)
+    _, [variant] = process(src, (VariantSpec("v", fmt, max_width=32),), LIMIT)  # type: ignore[arg-type]
+    assert _open(variant.data).info.get("icc_profile") == icc
+
+
+def test_an_unusual_profile_is_dropped() -> None:
+    """A Lab abstract profile says nothing about RGB pixels: no transform, no copy."""
+    from PIL import ImageCms
+
+    lab = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()
+    src = samples.encode(samples.photo((64, 48)), "JPEG", icc_profile=lab)
+    _, encoded = process(src, DEFAULT_VARIANTS, LIMIT)
+    assert all(not _open(v.data).info.get("icc_profile") for v in encoded)
+
+
+def test_pillows_bomb_limit_follows_max_pixels() -> None:
+    """Pillow refused > 2 × 89.5 MP itself, whatever maxPixels said: a 195 MP header under a
+    200 MP limit was 'over the limit of 200,000,000'. Now Pillow's limit is maxPixels."""
+    header_only = samples.png_bomb(15_000, 13_000)  # 195 MP declared, a few bytes of data
+    with pytest.raises(PermanentImageError) as err:
+        imaging.decode(header_only, DEFAULT_VARIANTS[:1], 200_000_000)
+    assert "over the limit" not in str(err.value) and "truncated" in str(err.value)
+    assert Image.MAX_IMAGE_PIXELS == 200_000_000
+    with pytest.raises(PermanentImageError, match=r"decompression bomb refused.*over the limit of 1,000,000"):
+        imaging.decode(samples.png_bomb(1_500, 1_500), DEFAULT_VARIANTS[:1], 1_000_000)
+
+
+def test_a_declared_frame_count_is_bounded() -> None:
+    """An APNG's acTL can declare 2³¹−1 frames; Pillow reports it unchecked as n_frames."""
+    src = samples.apng_claiming_frames()
+    with Image.open(io.BytesIO(src)) as im:
+        assert im.n_frames == 2**31 - 1  # what the header claims
+    _, info, _ = imaging.decode(src, DEFAULT_VARIANTS, LIMIT)
+    assert info.frames == 1 and not info.animated  # PNG sources are stills here
+    # formats whose count is declared rather than counted: never more frames than bytes
+    gif = samples.animated_gif()
+    with mock.patch.object(Image.Image, "n_frames", 2**31 - 1, create=True):
+        _, info, _ = imaging.decode(gif, DEFAULT_VARIANTS[:1], LIMIT)
+    assert info.frames <= len(gif)
+    assert imaging.recorded_frames(2**31 - 1, 5_000) == 5_000 and imaging.recorded_frames(3, 5_000) == 3

@@ -53,3 +53,11 @@ def test_table_covers_issue_6_inputs() -> None:
     assert wanted | {"exif-rotated"} <= ids
     table = markdown()
     assert table.count("\n") == len(INPUTS) + 2 and "`failed`" in table and "`done`" in table
+
+
+def test_docs_show_the_current_table() -> None:
+    """docs/security.md carries the table as generated (regenerate: python -m tests.function.samples)."""
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "security.md").read_text(encoding="utf-8")
+    assert markdown() in doc
