@@ -30,7 +30,7 @@ from urllib.parse import quote
 import pulumi
 import yaml
 
-from localaws import access, control, moto_patches, resources, s3_cors
+from localaws import access, control, moto_patches, resources, s3_cors, s3_presign
 from localaws import faults as faults_mod
 from localaws.functions import FunctionError, FunctionRuntime
 from localaws.resources import Context, UnknownInvoke, UnknownResourceType, handler_for
@@ -155,7 +155,13 @@ class LocalEngine:
         faults, token = self.faults, self.control_token or secrets.token_urlsafe(32)
         self.server = moto_patches.MotoServer(
             lambda app: control.host_guard(
-                faults_mod.middleware(s3_cors.middleware(app, moto_patches.s3_bucket_cors), faults, token)
+                faults_mod.middleware(
+                    s3_presign.middleware(
+                        s3_cors.middleware(app, moto_patches.s3_bucket_cors), moto_patches.secret_access_key
+                    ),
+                    faults,
+                    token,
+                )
             ),
             self.port,
         )

@@ -171,7 +171,8 @@ PRIVATE_NAMES: tuple[PrivateName, ...] = (
     PrivateName(
         "moto.iam.models",
         "iam_backends",
-        "add one AWS managed policy the program attaches (its managed_policies dict, by ARN)",
+        "add one AWS managed policy the program attaches (its managed_policies dict, by ARN); an IAM"
+        " user's secret key, to verify presigned URLs (s3_presign)",
     ),
     PrivateName(
         "moto.iam.models",
@@ -359,6 +360,25 @@ def sts_access_key_exists(access_key_id: str) -> bool:
         for account in list(backends.values())
         for backend in list(account.values())
     )
+
+
+def secret_access_key(access_key_id: str) -> str | None:
+    """The secret of an access key this moto knows (an STS session key or an IAM user's key), to
+    verify a presigned URL's signature; the dummy ``local`` credentials' secret is ``local``."""
+    if access_key_id == "local":
+        return "local"
+    for account in list(original("moto.sts.models", "sts_backends").values()):
+        for backend in list(account.values()):
+            role = backend.get_assumed_role_from_access_key(access_key_id)
+            if role is not None:
+                return str(role.secret_access_key)
+    for account in list(original("moto.iam.models", "iam_backends").values()):
+        for backend in list(account.values()):
+            for user in list(backend.users.values()):
+                for key in list(user.access_keys):
+                    if key.access_key_id == access_key_id:
+                        return str(key.secret_access_key)
+    return None
 
 
 def s3_object_exists(account_id: str, bucket: str, key: str, version_id: str | None = None) -> bool:

@@ -168,6 +168,9 @@ def _s3(
                 ("cache-control", "CacheControl"),
                 ("content-disposition", "ContentDisposition"),
                 ("x-amz-acl", "ACL"),
+                # S3 conditional writes: 412 PreconditionFailed when the condition fails
+                ("if-none-match", "IfNoneMatch"),
+                ("if-match", "IfMatch"),
             ):
                 if header in headers:
                     extra[arg] = headers[header]

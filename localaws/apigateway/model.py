@@ -149,6 +149,18 @@ def is_binary(content_type: str, binary_media_types: list[str]) -> bool:
     return False
 
 
+def _after_segments(path: str, count: int) -> str:
+    """``path`` after its first ``count`` non-empty segments (``/a/b//c``, 1 → ``b//c``)."""
+    parts = path.split("/")
+    seen = 0
+    for index, part in enumerate(parts):
+        if seen == count and (part or (index > 0 and parts[index - 1])):
+            return "/".join(parts[index:])
+        if part:
+            seen += 1
+    return ""
+
+
 def match_resource(resources: list[Resource], path: str) -> tuple[Resource, dict[str, str]] | None:
     """Find the resource for a raw request path; literal segments beat ``{var}`` beat ``{var+}``."""
     raw = [s for s in path.split("/") if s]
@@ -162,7 +174,9 @@ def match_resource(resources: list[Resource], path: str) -> tuple[Resource, dict
                 if i >= len(raw):
                     ok = False
                     break
-                params[seg[1:-2]] = unquote("/".join(raw[i:]))
+                # the rest of the path as sent, empty segments included ("a//b", "dir/"), so the
+                # backend (the upload key rule) sees the key the client asked for
+                params[seg[1:-2]] = unquote(_after_segments(path, i))
                 score.append(0)
                 break
             if i >= len(raw):
