@@ -21,6 +21,7 @@ def test_every_function_follows_the_recipe(graph: Graph) -> None:
     functions = graph.of_type(FUNCTION)
     assert sorted(f.name for f in functions) == [
         "api-api-function",
+        "api-authorizer-function",
         "api-render-function",
         "process-function",
     ]
