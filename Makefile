@@ -12,7 +12,7 @@ STACK ?=
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help setup lock layer layer-digests test test-unit test-function test-integration lint demo up down status verify bench soak redrive clean
+.PHONY: help setup browser lock layer layer-digests test test-unit test-function test-integration test-browser lint demo up down status verify bench soak redrive clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -25,7 +25,17 @@ $(STAMP): $(LOCKS)
 	$(PY) -m pip install --disable-pip-version-check -q --require-hashes -r requirements-dev.txt
 	@rm -f $(VENV)/.installed-* && touch $@
 
-setup: $(STAMP) ## create .venv from the hash-locked requirements-dev.txt
+setup: $(STAMP) browser ## create .venv from the hash-locked requirements-dev.txt (+ Chromium, see browser)
+
+# Debian's chromium + chromium-driver for tests/browser and the demo's screenshot: installed when
+# missing and we can (root with apt-get); otherwise those steps skip and say why.
+browser: ## install chromium + chromium-driver if missing (root with apt-get only)
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing chromium + chromium-driver (browser tests, gallery screenshot)"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } \
+	    || echo "warning: apt-get could not install chromium: the browser tests will skip (reason in the test report)"; \
+	else echo "note: no Chromium here and no root apt-get to install it: the browser tests will skip (make test says why)"; fi
 
 # One resolution for every lock: the dev set first (universal: every Python from 3.11 and every
 # platform, with markers), then each subset constrained to the dev lock's versions, the layer for
@@ -58,6 +68,9 @@ test-function: setup ## only tests/function (handler under moto)
 
 test-integration: setup layer ## only tests/integration (embedded local AWS)
 	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+test-browser: setup layer ## only tests/browser (the gallery page in headless Chromium, local stack)
+	$(PY) -m pytest tests/browser $(PYTEST_ARGS)
 
 up: setup layer ## deploy the real program into the embedded local AWS (runs in the background)
 	$(PY) -m localaws up

@@ -84,8 +84,41 @@ GET_ITEM_RESPONSE_TEMPLATE = (
 )
 
 
+STATUS_INDEX = "by_status"
+LIST_LIMIT = 20
+"""Page size of ``GET /images?status=…`` without ``limit`` (``limit`` takes 1..100)."""
+CURSOR_SEPARATOR = "~"
+
+# Both templates of GET /images start with the same checks: mapping templates cannot answer
+# themselves, so on bad parameters the request template asks DynamoDB for nothing
+# (status "-": no such items) and the response template, seeing the same $bad, answers 400.
+_LIST_CHECKS = (
+    "#set($sk = $input.params('source_key'))\n"
+    "#set($st = $input.params('status'))\n"
+    "#set($lim = $input.params('limit'))\n"
+    "#set($cur = $input.params('cursor'))\n"
+    '#set($bad = "")\n'
+    '#if($sk == "")\n'
+    '#if($st == "")#set($bad = "give source_key (the records of one upload) or status=done, '
+    'processing or failed (the newest images in that state)")\n'
+    '#elseif(!$st.matches("processing|done|failed"))'
+    '#set($bad = "status must be processing, done or failed")\n'
+    "#end\n"
+    '#if($bad == "" && $lim != "" && !$lim.matches("[1-9][0-9]?|100"))'
+    '#set($bad = "limit must be a whole number from 1 to 100")#end\n'
+    '#if($bad == "" && $cur != "" && !$cur.matches('
+    f'"[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}T[0-9:.]{{5,15}}(Z|[+-][0-9:]{{5}}){CURSOR_SEPARATOR}[0-9a-f]{{16}}"))'
+    '#set($bad = "cursor must be the next_cursor of the previous page, unchanged")#end\n'
+    "#end\n"
+)
+
+
 def query_request_template(table_name: str) -> str:
-    return json.dumps(
+    """``GET /images``: ``source_key=…`` queries ``by_source_key`` (newest first, up to 50);
+    ``status=…&limit=&cursor=`` pages through ``by_status`` newest first. The cursor is the last
+    item's ``created_at`` and ``image_id`` (the index's sort key and the table's key), checked by
+    pattern before it goes into ``ExclusiveStartKey``."""
+    by_key = json.dumps(
         {
             "TableName": table_name,
             "IndexName": SOURCE_KEY_INDEX,
@@ -94,14 +127,56 @@ def query_request_template(table_name: str) -> str:
             "ScanIndexForward": False,  # newest upload of that key first
             "Limit": 50,
         }
-    ).replace("__KEY__", f"$util.escapeJavaScript($input.params('source_key')){UNQUOTE}")
+    ).replace("__KEY__", f"$util.escapeJavaScript($sk){UNQUOTE}")
+    by_status = json.dumps(
+        {
+            "TableName": table_name,
+            "IndexName": STATUS_INDEX,
+            "KeyConditionExpression": "#s = :s",  # status is a DynamoDB reserved word
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": {":s": {"S": "__STATUS__"}},
+            "ScanIndexForward": False,  # newest first
+            "Limit": 0,
+        }
+    )
+    head, tail = by_status.rsplit('"Limit": 0', 1)
+    by_status = (
+        # a literal "#s" would be read as a Velocity directive: print the '#' from a variable
+        "#set($hash = '#')\n"
+        + head.replace("#s", "${hash}s").replace("__STATUS__", '#if($bad == "")$st#{else}-#end')
+        + '"Limit": #if($bad == "" && $lim != "")$lim#{else}'
+        + str(LIST_LIMIT)
+        + "#end"
+        + '#if($bad == "" && $cur != "")'
+        + f'#set($at = $cur.indexOf("{CURSOR_SEPARATOR}"))#set($after = $at + 1)'
+        + ', "ExclusiveStartKey": {"status": {"S": "$st"}, "created_at": {"S": "$cur.substring(0, $at)"},'
+        + ' "image_id": {"S": "$cur.substring($after)"}}#end'
+        + tail
+    )
+    return _LIST_CHECKS + '#if($sk != "")\n' + by_key + "\n#else\n" + by_status + "\n#end"
 
 
 QUERY_RESPONSE_TEMPLATE = (
-    "#set($items = $input.path('$.Items'))\n"
-    f'{{"source_key": "$util.escapeJavaScript($input.params(\'source_key\')){UNQUOTE}",\n'
-    ' "count": #if($items)$items.size()#{else}0#end,\n'
-    ' "items": [#foreach($it in $items)\n' + _item_template("it") + "#if($foreach.hasNext),#end\n#end]}"
+    _LIST_CHECKS
+    + "#set($items = $input.path('$.Items'))\n"
+    + '#if($bad != "")\n'
+    + "#set($context.responseOverride.status = 400)\n"
+    + '{"message": "$bad"}\n'
+    + '#elseif($sk != "")\n'
+    + f'{{"source_key": "$util.escapeJavaScript($sk){UNQUOTE}",\n'
+    + ' "count": #if($items)$items.size()#{else}0#end,\n'
+    + ' "items": [#foreach($it in $items)\n'
+    + _item_template("it")
+    + "#if($foreach.hasNext),#end\n#end]}\n"
+    + "#else\n"
+    + "#set($last = $input.path('$.LastEvaluatedKey'))\n"
+    + '{"status": "$st",\n'
+    + ' "count": #if($items)$items.size()#{else}0#end,\n'
+    + ' "items": [#foreach($it in $items)\n'
+    + _item_template("it")
+    + "#if($foreach.hasNext),#end\n#end],\n"
+    + f' "next_cursor": #if($last)"$last.created_at.S{CURSOR_SEPARATOR}$last.image_id.S"#{{else}}null#end}}\n'
+    + "#end"
 )
 
 

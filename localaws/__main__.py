@@ -37,6 +37,16 @@ def _forget_engine(state_dir: Path) -> None:
         (state_dir / name).unlink(missing_ok=True)
 
 
+def shown(key: str, value: Any, secret: set[str]) -> Any:
+    """An output as printed: secrets hidden, and the API key in ``gallery_url``'s fragment too
+    (the engine's output goes to ``.local/engine.log``; the key stays in ``outputs.json``)."""
+    if key in secret:
+        return "[secret]"
+    if key == "gallery_url" and isinstance(value, str) and "#" in value:
+        return value.split("#", 1)[0] + "#key=[secret]"
+    return value
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -130,9 +140,9 @@ def serve(args: argparse.Namespace) -> int:
     control.write_private(state_dir / STATE, json.dumps(state, indent=2) + "\n")
     say(f"\nResources: {len(engine.created)} created in {time.monotonic() - t0:.1f} s")
     say("\nOutputs:")
+    secret: set[str] = getattr(engine, "secret_outputs", set())
     for key, value in outputs.items():
-        shown = "[secret]" if key in getattr(engine, "secret_outputs", set()) else value
-        say(f"    {key:<18}: {shown}")
+        say(f"    {key:<18}: {shown(key, value, secret)}")
     if engine.faults.probabilities:
         say(f"\nfault injection on: {engine.faults.describe()}")
     say(
@@ -250,6 +260,15 @@ def up(args: argparse.Namespace) -> int:
     if outputs.get("processed_bucket"):
         print(f"    {aws} s3 ls s3://{outputs['processed_bucket']}/ --recursive")
     print("    make verify    # upload-and-verify;  make down  # destroy and stop")
+    gallery = outputs.get("gallery_url")
+    if gallery:
+        # The full link (with the key in its fragment) only on an interactive terminal, never
+        # into a log or CI output; outputs.json (mode 0600) always has it.
+        if sys.stdout.isatty():
+            print(f"gallery (opens authorised): {gallery}")
+        else:
+            masked = shown("gallery_url", gallery, set())
+            print(f"gallery: {masked}  (full link: gallery_url in {state_dir / OUTPUTS})")
     print("(the AWS CLI needs any credentials: AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local)")
     return 0
 
@@ -292,7 +311,7 @@ def status(args: argparse.Namespace) -> int:
         f"IAM: {state.get('iam', 'off')}"
     )
     for key, value in outputs.items():
-        print(f"    {key:<18}: {'[secret]' if key == 'api_key' else value}")
+        print(f"    {key:<18}: {shown(key, value, {'api_key'})}")
     try:
         import boto3
 

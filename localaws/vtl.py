@@ -31,6 +31,9 @@ _airspeed_ops.__additional_methods__[dict].update(
     }
 )
 
+# Java's String.indexOf answers -1 when absent; airspeed's raises (str.index).
+_airspeed_ops.__additional_methods__[str]["indexOf"] = lambda self, sub, start=0: self.find(sub, start)
+
 
 # API Gateway runs Apache Velocity (Java), where a null condition is false and !null is true.
 # airspeed treats a None condition as true and !None as false; restore Velocity's semantics so

@@ -472,12 +472,22 @@ def dynamodb_point_in_time_recovery(resource_type: str, props: Mapping[str, Any]
 
 
 # --- API Gateway ----------------------------------------------------------------------------
+# Keyless by design: the gallery page's static files (a browser cannot send x-api-key when it
+# navigates to a page). UploadApi gives exactly these GETs these operation names, backs them with
+# S3 reads of the page's own objects only (a role scoped to those object ARNs; tested in
+# tests/unit/test_gallery_site.py), and the page then asks for the key before any API call.
+PUBLIC_PAGE_OPERATIONS = frozenset({"GetGalleryPage", "GetGalleryAsset"})
+
+
 def api_method_requires_auth(resource_type: str, props: Mapping[str, Any]) -> list[str]:
-    """Every method but CORS pre-flight needs an API key or an authorizer/IAM."""
+    """Every method but CORS pre-flight and the gallery's static GETs needs an API key or an
+    authorizer/IAM."""
     if resource_type != API_METHOD:
         return []
     method = props.get("httpMethod")
     if method == "OPTIONS":
+        return []
+    if method == "GET" and props.get("operationName") in PUBLIC_PAGE_OPERATIONS:
         return []
     authorization = props.get("authorization")
     if _truthy(props.get("apiKeyRequired")) or authorization in AUTHORIZATIONS:

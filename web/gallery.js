@@ -103,6 +103,7 @@
     if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
     return `${(n / 1024 / 1024).toFixed(2)} MiB`;
   }
+  const formatName = (contentType) => String(contentType || "").replace(/^image\//, "").toUpperCase() || "?";
   const dims = (o) => (o && o.width ? `${o.width}×${o.height}` : "?");
   // gallery/<stamp>-<random>-<name> (see uploadKey) shows as <name>
   const baseName = (key) => String(key || "").split("/").pop().replace(/^\d{8}T\d{6}-[0-9a-f]{6}-/, "");
@@ -136,7 +137,7 @@
       const v = item.variants[name];
       const img = el("img", {
         alt: `${name} variant of ${baseName(item.source_key)}: ${String(v.format).toUpperCase()}, ${dims(v)} pixels`,
-        width: v.width, height: v.height, loading: "lazy", decoding: "async",
+        width: v.width, height: v.height,
       });
       loadInto(img, variantUrl(item.image_id, name));
       return el("li", {}, el("figure", {}, img, el("figcaption", {},
@@ -171,16 +172,20 @@
       if (value) params.set(name, value);
     }
     const path = `images/${encodeURIComponent(renderItem.image_id)}/render?${params}`;
+    // JSON through ?redirect=false, so Accept can say which image formats this browser shows
+    // (format=auto picks by it)
+    const ask = `${path}&redirect=false`;
+    const accept = "image/avif,image/webp,image/apng,image/*;q=0.8";
     const out = $("render-result");
     out.replaceChildren(el("p", { class: "muted", text: "Rendering…" }));
     $("render-button").disabled = true;
     const t0 = performance.now();
     try {
-      const { data, headers } = await api(path);
+      const { data, headers } = await api(ask, { headers: { Accept: accept } });
       const ms = Math.round(performance.now() - t0);
       const hit = data.cached === true || headers.get("X-Cache") === "Hit";
       const img = el("img", {
-        alt: `Rendition of ${baseName(renderItem.source_key)}: ${String(params.get("format") || "jpeg").toUpperCase()}, ${dims(data)} pixels, fit ${params.get("fit") || "inside"}`,
+        alt: `Rendition of ${baseName(renderItem.source_key)}: ${formatName(data.content_type)}, ${dims(data)} pixels, fit ${params.get("fit") || "inside"}`,
         width: data.width, height: data.height,
       });
       img.addEventListener("load", () => { img.dataset.loaded = "true"; }, { once: true });
@@ -205,6 +210,14 @@
     const rand = Math.random().toString(16).slice(2, 8);
     const safe = file.name.normalize("NFKD").replace(/[^\w.-]+/g, "-").replace(/^[-.]+|-+$/g, "").slice(-80) || "image";
     return `gallery/${stamp}-${rand}-${safe}`;
+  }
+
+  // Browsers often give HEIC/HEIF/AVIF files no type; the API wants one for presigned uploads
+  // (the pipeline itself decides by content).
+  const BY_EXTENSION = { heic: "image/heic", heif: "image/heif", avif: "image/avif" };
+  function contentType(file) {
+    const ext = file.name.split(".").pop().toLowerCase();
+    return file.type || BY_EXTENSION[ext] || "application/octet-stream";
   }
 
   // PUT with upload progress (fetch has none); resolves with the status, rejects on network errors.
@@ -263,7 +276,7 @@
     }
 
     async send() {
-      const type = this.file.type || "application/octet-stream";
+      const type = contentType(this.file);
       const onProgress = (f) => { this.progress.value = Math.round(f * 100); };
       if (this.file.size <= PUT_LIMIT) {
         const path = `uploads/${this.key.split("/").map(encodeURIComponent).join("/")}`;
@@ -338,7 +351,7 @@
     seen: new Set(),
     card(item) {
       const thumb = item.variants && (item.variants.thumbnail ? "thumbnail" : orderedVariants(item)[0]);
-      const img = el("img", { alt: `${baseName(item.source_key)} (${dims(item)}, ${String(item.format || "").toUpperCase()})`, loading: "lazy" });
+      const img = el("img", { alt: `${baseName(item.source_key)} (${dims(item)}, ${String(item.format || "").toUpperCase()})` });
       if (thumb) loadInto(img, variantUrl(item.image_id, thumb));
       const li = el("li", {}, img,
         el("p", { class: "meta" }, el("b", { text: baseName(item.source_key) }), el("br"),

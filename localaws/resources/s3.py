@@ -7,6 +7,8 @@ import re
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+import pulumi
+
 from localaws.resources import Context, autoname, ignore_missing, pascal, prune, register
 
 # v7 tokens plus the V2 aliases older programs use.
@@ -275,3 +277,48 @@ class Notification(_BucketSetting):
         if inputs.get("eventbridge"):
             conf["EventBridgeConfiguration"] = {}
         return {"NotificationConfiguration": conf}
+
+
+@register("aws:s3/bucketObjectv2:BucketObjectv2")
+class BucketObject:
+    """One object from a file or a string (the gallery's static files); deleted with all versions."""
+
+    def create(self, ctx: Context, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        source = inputs.get("source")
+        if isinstance(source, pulumi.FileAsset):
+            body = (ctx.program_dir / source.path).read_bytes()  # relative to the program, like the CLI
+        elif isinstance(source, pulumi.StringAsset):
+            body = source.text.encode()
+        elif inputs.get("content") is not None:
+            body = str(inputs["content"]).encode()
+        else:
+            raise ValueError(f"{name}: give source (FileAsset or StringAsset) or content")
+        bucket, key = inputs["bucket"], inputs["key"]
+        extra = {
+            arg: inputs[field]
+            for field, arg in (
+                ("contentType", "ContentType"),
+                ("cacheControl", "CacheControl"),
+                ("contentDisposition", "ContentDisposition"),
+            )
+            if inputs.get(field)
+        }
+        resp = ctx.client("s3").put_object(Bucket=bucket, Key=key, Body=body, **extra)
+        return f"{bucket}/{key}", {
+            **inputs,
+            "etag": resp.get("ETag", "").strip('"'),
+            "versionId": resp.get("VersionId", ""),
+            "arn": f"arn:aws:s3:::{bucket}/{key}",
+        }
+
+    def delete(self, ctx: Context, rid: str, state: dict[str, Any]) -> None:
+        s3 = ctx.client("s3")
+        bucket, key = state["bucket"], state["key"]
+
+        def go() -> None:
+            versions = s3.list_object_versions(Bucket=bucket, Prefix=key)
+            for v in [*versions.get("Versions", []), *versions.get("DeleteMarkers", [])]:
+                if v["Key"] == key:
+                    s3.delete_object(Bucket=bucket, Key=key, VersionId=v["VersionId"])
+
+        ignore_missing(go)

@@ -67,6 +67,16 @@ def test_util_functions() -> None:
     assert render("#set($o = $util.parseJson('{\"a\": [1, 2]}'))$o.a.size()") == "2"
 
 
+def test_string_methods_follow_java() -> None:
+    # String.indexOf answers -1 when absent (templates branch on it); matches is a full match
+    assert render('$input.params("key").indexOf("/")|$input.params("key").indexOf("~")') == "3|-1"
+    assert (
+        render('#set($k = $input.params("key"))#set($i = $k.indexOf("/") + 1)$k.substring($i)')
+        == "my photo.jpg"
+    )
+    assert render('$input.params("w").matches("[0-9]+")|$input.params("w").matches("0")') == "true|false"
+
+
 def test_context_and_stage_variables() -> None:
     out = render(
         "$context.requestId $context.stage $stageVariables.bucket",

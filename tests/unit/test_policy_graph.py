@@ -121,7 +121,14 @@ def _drop(graph: Graph, resource_type: str) -> Graph:
 
 
 def _open_method(graph: Graph) -> Graph:
-    i = _first(graph, r.API_METHOD, where=lambda m: m.props.get("httpMethod") != "OPTIONS")
+    i = _first(
+        graph,
+        r.API_METHOD,
+        where=lambda m: (
+            m.props.get("httpMethod") != "OPTIONS"
+            and m.props.get("operationName") not in r.PUBLIC_PAGE_OPERATIONS
+        ),
+    )
     return _replace(graph, i, authorization="NONE", apiKeyRequired=False, authorizerId=None)
 
 

@@ -372,6 +372,25 @@ CASES: list[tuple[str, str, dict[str, Any], str | None]] = [
         None,
     ),
     ("api-method-requires-auth", r.API_METHOD, {"httpMethod": "OPTIONS", "authorization": "NONE"}, None),
+    # the gallery's static files are keyless GETs by name; the name opens nothing else
+    (
+        "api-method-requires-auth",
+        r.API_METHOD,
+        {"httpMethod": "GET", "authorization": "NONE", "operationName": "GetGalleryAsset"},
+        None,
+    ),
+    (
+        "api-method-requires-auth",
+        r.API_METHOD,
+        {"httpMethod": "PUT", "authorization": "NONE", "operationName": "GetGalleryPage"},
+        "PUT method",
+    ),
+    (
+        "api-method-requires-auth",
+        r.API_METHOD,
+        {"httpMethod": "GET", "authorization": "NONE", "operationName": "GetImage"},
+        "GET method",
+    ),
     ("api-method-requires-auth", r.API_METHOD, {"httpMethod": "GET", "authorization": "NONE"}, "GET method"),
     (
         "api-method-requires-auth",

@@ -1,0 +1,83 @@
+"""GallerySite: the gallery page's static files (``web/``) as objects on a private bucket prefix.
+
+The API serves them with a keyless ``GET /gallery`` and ``GET /gallery/{file}`` (S3 integrations,
+see ``UploadApi``), so the page comes from the API's own origin: every API call it makes is
+same-origin (no CORS, no second host), and nothing else is deployed for it (no CloudFront, no
+website bucket, the bucket stays private). The integration role reads exactly these objects.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+from pulumi import Input, Output, ResourceOptions
+
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+}
+INDEX = "index.html"
+PREFIX = "_site/gallery/"
+"""Variant keys always end in ``_<variant>_<image id>.<ext>``, so none can be one of these."""
+
+
+@dataclass
+class GallerySiteArgs:
+    """Where the page's files go and where they come from."""
+
+    bucket_name: Input[str]
+    """The private bucket that holds the files (the processed bucket)."""
+    bucket_arn: Input[str]
+    source_dir: str = "web"
+    """Directory of the static files, relative to the project directory (like ``./function``)."""
+    prefix: str = PREFIX
+
+
+def site_files(source_dir: Path) -> list[str]:
+    """The files the site serves: every file of a known type, ``index.html`` required."""
+    names = sorted(p.name for p in source_dir.iterdir() if p.is_file() and p.suffix in CONTENT_TYPES)
+    if INDEX not in names:
+        raise ValueError(f"the gallery needs {source_dir / INDEX}")
+    return names
+
+
+class GallerySite(pulumi.ComponentResource):
+    """The page's files as S3 objects under ``prefix`` (``no-cache``: a new deploy shows at once).
+
+    Attributes: ``bucket_name``, ``prefix``, ``files`` (names under the prefix, ``index.html``
+    first), ``object_arns`` (exactly the objects the API may read for the page).
+    """
+
+    bucket_name: Output[str]
+    object_arns: list[Output[str]]
+
+    def __init__(self, name: str, args: GallerySiteArgs, opts: ResourceOptions | None = None) -> None:
+        super().__init__("imgpipe:web:GallerySite", name, None, opts)
+        if not args.prefix.endswith("/") or args.prefix.startswith("/"):
+            raise ValueError(f"prefix must look like 'dir/' (no leading '/'), got {args.prefix!r}")
+        source = Path(args.source_dir)
+        project_dir = Path(__file__).resolve().parent.parent
+        names = site_files(source if source.is_absolute() else project_dir / source)
+        self.files = [INDEX, *(n for n in names if n != INDEX)]
+        self.prefix = args.prefix
+        self.objects = [
+            aws.s3.BucketObjectv2(
+                f"{name}-{file_name.replace('.', '-')}",
+                bucket=args.bucket_name,
+                key=f"{args.prefix}{file_name}",
+                source=pulumi.FileAsset(str(source / file_name)),
+                content_type=CONTENT_TYPES[Path(file_name).suffix],
+                cache_control="no-cache",
+                opts=ResourceOptions(parent=self),
+            )
+            for file_name in self.files
+        ]
+        self.bucket_name = Output.from_input(args.bucket_name)
+        self.object_arns = [
+            Output.concat(args.bucket_arn, "/", args.prefix, file_name) for file_name in self.files
+        ]
+        self.register_outputs({"bucket_name": self.bucket_name, "prefix": self.prefix, "files": self.files})

@@ -1,0 +1,61 @@
+"""GallerySite: the page's files on a private prefix of a bucket."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from components.gallery_site import CONTENT_TYPES, PREFIX, site_files
+from tests.unit.mocks import Graph, run_program
+
+ROOT = Path(__file__).resolve().parents[2]
+OBJECT = "aws:s3/bucketObjectv2:BucketObjectv2"
+
+
+def _site(tmp_path: Path, args: str = "") -> Graph:
+    program = tmp_path / "__main__.py"
+    program.write_text(
+        textwrap.dedent(
+            f"""
+            from components.gallery_site import GallerySite, GallerySiteArgs
+            GallerySite("site", GallerySiteArgs(bucket_name="b", bucket_arn="arn:aws:s3:::b"{args}))
+            """
+        )
+    )
+    return run_program({}, program=program)
+
+
+def test_every_page_file_is_an_object_under_the_prefix(tmp_path: Path) -> None:
+    graph = _site(tmp_path)
+    site = graph.one("imgpipe:web:GallerySite", "site")
+    objects = {o.inputs["key"]: o for o in graph.children(site) if o.type == OBJECT}
+    names = site_files(ROOT / "web")
+    assert {"index.html", "gallery.js", "gallery.css"} <= set(names)
+    assert sorted(objects) == sorted(f"{PREFIX}{n}" for n in names)
+    for key, obj in objects.items():
+        assert obj.inputs["bucket"] == "b"
+        assert obj.inputs["contentType"] == CONTENT_TYPES[Path(key).suffix]
+        assert obj.inputs["cacheControl"] == "no-cache"  # a deploy shows at once
+
+
+def test_prefix_and_source_are_checked(tmp_path: Path) -> None:
+    with pytest.raises(Exception, match="prefix must look like"):
+        _site(tmp_path, ', prefix="/abs"')
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(Exception, match="the gallery needs"):
+        _site(tmp_path, f", source_dir={str(empty)!r}")
+
+
+def test_variant_keys_can_never_be_page_files() -> None:
+    """The API's keyless routes read only these keys; a variant key always ends with
+    ``_<variant>_<16 hex>.<ext>``, so an upload under the prefix cannot shadow a page file."""
+    from function.events import variant_key
+
+    for name in site_files(ROOT / "web"):
+        stem = Path(name).stem
+        for variant in ("thumbnail", "png"):
+            key = variant_key(f"{PREFIX}{name}", variant, "0123456789abcdef", "png")
+            assert key != f"{PREFIX}{name}" and key.startswith(f"{PREFIX}{stem}_{variant}_")
