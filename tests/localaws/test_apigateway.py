@@ -21,6 +21,7 @@ from PIL import Image
 
 from localaws.apigateway import Request, Resource, StageServer, is_binary, match_resource
 from tests.data_stores import create_bucket, create_metadata_table
+from tests.localaws.rest_apis import resource, rest_api, route
 
 REGION = "eu-west-1"
 BUCKET = "uploads-bucket"
@@ -131,134 +132,91 @@ def build_api() -> tuple[str, str, str]:
     ddb.put_item(TableName=TABLE, Item=ITEM)
 
     apigw = boto3.client("apigateway", region_name=REGION)
-    api_id = apigw.create_rest_api(name="imgpipe")["id"]
-    # moto drops binaryMediaTypes on create; its patch "add" takes the value (AWS reads the path).
-    apigw.update_rest_api(
-        restApiId=api_id,
-        patchOperations=[{"op": "add", "path": "/binaryMediaTypes/image~1*", "value": "image/*"}],
-    )
-    root = apigw.get_resources(restApiId=api_id)["items"][0]["id"]
+    api_id, root = rest_api(apigw, "imgpipe", binary_media_types=("image/*",))
 
-    def resource(parent: str, part: str) -> str:
-        return apigw.create_resource(restApiId=api_id, parentId=parent, pathPart=part)["id"]
-
-    uploads = resource(root, "uploads")
-    key = resource(uploads, "{key+}")
-    apigw.put_method(
-        restApiId=api_id,
-        resourceId=key,
-        httpMethod="PUT",
-        authorizationType="NONE",
+    key = resource(apigw, api_id, resource(apigw, api_id, root, "uploads"), "{key+}")
+    route(
+        apigw,
+        api_id,
+        key,
+        "PUT",
+        integration={
+            "type": "AWS",
+            "integrationHttpMethod": "PUT",
+            "uri": f"arn:aws:apigateway:{REGION}:s3:path/{BUCKET}/{{key}}",
+            "credentials": "arn:aws:iam::123456789012:role/api-s3",
+            "requestParameters": {
+                "integration.request.path.key": "method.request.path.key",
+                "integration.request.header.Content-Type": "method.request.header.Content-Type",
+            },
+        },
+        responses={
+            "200": {
+                "responseParameters": {"method.response.header.ETag": "integration.response.header.ETag"},
+                "responseTemplates": {
+                    "application/json": '{"key": "$util.escapeJavaScript($input.params(\'key\'))"}'
+                },
+            },
+            "500": {
+                "selectionPattern": "5\\d\\d|4\\d\\d",
+                "responseTemplates": {"application/json": '{"message": "upload failed"}'},
+            },
+        },
         apiKeyRequired=True,
         requestParameters={"method.request.path.key": True, "method.request.header.Content-Type": False},
     )
-    apigw.put_integration(
-        restApiId=api_id,
-        resourceId=key,
-        httpMethod="PUT",
-        type="AWS",
-        integrationHttpMethod="PUT",
-        uri=f"arn:aws:apigateway:{REGION}:s3:path/{BUCKET}/{{key}}",
-        credentials="arn:aws:iam::123456789012:role/api-s3",
-        requestParameters={
-            "integration.request.path.key": "method.request.path.key",
-            "integration.request.header.Content-Type": "method.request.header.Content-Type",
-        },
-    )
-    apigw.put_method_response(
-        restApiId=api_id,
-        resourceId=key,
-        httpMethod="PUT",
-        statusCode="200",
-        responseParameters={"method.response.header.ETag": False},
-    )
-    apigw.put_integration_response(
-        restApiId=api_id,
-        resourceId=key,
-        httpMethod="PUT",
-        statusCode="200",
-        responseParameters={"method.response.header.ETag": "integration.response.header.ETag"},
-        responseTemplates={"application/json": '{"key": "$util.escapeJavaScript($input.params(\'key\'))"}'},
-    )
-    apigw.put_method_response(restApiId=api_id, resourceId=key, httpMethod="PUT", statusCode="500")
-    apigw.put_integration_response(
-        restApiId=api_id,
-        resourceId=key,
-        httpMethod="PUT",
-        statusCode="500",
-        selectionPattern="5\\d\\d|4\\d\\d",
-        responseTemplates={"application/json": '{"message": "upload failed"}'},
-    )
 
-    images = resource(root, "images")
-    image = resource(images, "{image_id}")
-    apigw.put_method(
-        restApiId=api_id,
-        resourceId=image,
-        httpMethod="GET",
-        authorizationType="NONE",
+    image = resource(apigw, api_id, resource(apigw, api_id, root, "images"), "{image_id}")
+    route(
+        apigw,
+        api_id,
+        image,
+        "GET",
+        integration={
+            "type": "AWS",
+            "integrationHttpMethod": "POST",
+            "uri": f"arn:aws:apigateway:{REGION}:dynamodb:action/GetItem",
+            "credentials": "arn:aws:iam::123456789012:role/api-ddb",
+            "requestTemplates": {"application/json": GET_REQUEST},
+            "passthroughBehavior": "NEVER",
+        },
+        responses={"200": {"responseTemplates": {"application/json": GET_RESPONSE}}},
         apiKeyRequired=True,
         requestParameters={"method.request.path.image_id": True},
     )
-    apigw.put_integration(
-        restApiId=api_id,
-        resourceId=image,
-        httpMethod="GET",
-        type="AWS",
-        integrationHttpMethod="POST",
-        uri=f"arn:aws:apigateway:{REGION}:dynamodb:action/GetItem",
-        credentials="arn:aws:iam::123456789012:role/api-ddb",
-        requestTemplates={"application/json": GET_REQUEST},
-        passthroughBehavior="NEVER",
-    )
-    apigw.put_method_response(restApiId=api_id, resourceId=image, httpMethod="GET", statusCode="200")
-    apigw.put_integration_response(
-        restApiId=api_id,
-        resourceId=image,
-        httpMethod="GET",
-        statusCode="200",
-        responseTemplates={"application/json": GET_RESPONSE},
-    )
-    apigw.put_method(restApiId=api_id, resourceId=image, httpMethod="OPTIONS", authorizationType="NONE")
-    apigw.put_integration(
-        restApiId=api_id,
-        resourceId=image,
-        httpMethod="OPTIONS",
-        type="MOCK",
-        requestTemplates={"application/json": '{"statusCode": 200}'},
-    )
-    apigw.put_method_response(restApiId=api_id, resourceId=image, httpMethod="OPTIONS", statusCode="200")
-    apigw.put_integration_response(
-        restApiId=api_id,
-        resourceId=image,
-        httpMethod="OPTIONS",
-        statusCode="200",
-        responseParameters={
-            "method.response.header.Access-Control-Allow-Origin": "'*'",
-            "method.response.header.Access-Control-Allow-Methods": "'GET,OPTIONS'",
+    route(
+        apigw,
+        api_id,
+        image,
+        "OPTIONS",
+        integration={"type": "MOCK", "requestTemplates": {"application/json": '{"statusCode": 200}'}},
+        responses={
+            "200": {
+                "responseParameters": {
+                    "method.response.header.Access-Control-Allow-Origin": "'*'",
+                    "method.response.header.Access-Control-Allow-Methods": "'GET,OPTIONS'",
+                }
+            }
         },
     )
 
     validator = apigw.create_request_validator(
         restApiId=api_id, name="params", validateRequestParameters=True
     )["id"]
-    hello = resource(root, "hello")
-    apigw.put_method(
-        restApiId=api_id,
-        resourceId=hello,
-        httpMethod="GET",
-        authorizationType="NONE",
+    route(
+        apigw,
+        api_id,
+        resource(apigw, api_id, root, "hello"),
+        "GET",
+        integration={
+            "type": "AWS_PROXY",
+            "integrationHttpMethod": "POST",
+            "uri": f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/"
+            f"arn:aws:lambda:{REGION}:123456789012:function:hello/invocations",
+        },
+        responses={},
         requestValidatorId=validator,
         requestParameters={"method.request.querystring.name": True},
-    )
-    apigw.put_integration(
-        restApiId=api_id,
-        resourceId=hello,
-        httpMethod="GET",
-        type="AWS_PROXY",
-        integrationHttpMethod="POST",
-        uri=f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/"
-        f"arn:aws:lambda:{REGION}:123456789012:function:hello/invocations",
     )
 
     apigw.create_deployment(restApiId=api_id, stageName="dev")

@@ -18,6 +18,7 @@ import pytest
 from moto import mock_aws
 
 from localaws.apigateway import Request, Response, StageServer
+from tests.localaws.rest_apis import MOCK_200, route
 
 REGION = "eu-west-1"
 FUNCTION = "arn:aws:lambda:eu-west-1:123456789012:function:authz"
@@ -55,30 +56,19 @@ class Api:
 
 
 def _mock(apigw: Any, api_id: str, rid: str, verb: str, authorizer_id: str) -> None:
-    apigw.put_method(
-        restApiId=api_id,
-        resourceId=rid,
-        httpMethod=verb,
+    context = {
+        "application/json": '{"principal": "$context.authorizer.principalId",'
+        ' "who": "$context.authorizer.who", "n": "$context.authorizer.n", "ok": "$context.authorizer.ok"}'
+    }
+    route(
+        apigw,
+        api_id,
+        rid,
+        verb,
+        MOCK_200,
+        {"200": {"responseTemplates": context}},
         authorizationType="CUSTOM",
         authorizerId=authorizer_id,
-    )
-    apigw.put_integration(
-        restApiId=api_id,
-        resourceId=rid,
-        httpMethod=verb,
-        type="MOCK",
-        requestTemplates={"application/json": '{"statusCode": 200}'},
-    )
-    apigw.put_method_response(restApiId=api_id, resourceId=rid, httpMethod=verb, statusCode="200")
-    apigw.put_integration_response(
-        restApiId=api_id,
-        resourceId=rid,
-        httpMethod=verb,
-        statusCode="200",
-        responseTemplates={
-            "application/json": '{"principal": "$context.authorizer.principalId",'
-            ' "who": "$context.authorizer.who", "n": "$context.authorizer.n", "ok": "$context.authorizer.ok"}'
-        },
     )
 
 

@@ -20,6 +20,7 @@ from botocore.credentials import Credentials
 from moto import mock_aws
 
 from localaws.apigateway import Request, Response, StageServer
+from tests.localaws.rest_apis import MOCK_200, resource, rest_api, route
 
 REGION = "eu-west-1"
 DAY = 24 * 3600.0
@@ -55,37 +56,17 @@ class Api:
         self.keys[name] = key["value"]
 
 
-def _mock_method(apigw: Any, api_id: str, resource_id: str, **method: Any) -> None:
-    apigw.put_method(restApiId=api_id, resourceId=resource_id, httpMethod="GET", **method)
-    apigw.put_integration(
-        restApiId=api_id,
-        resourceId=resource_id,
-        httpMethod="GET",
-        type="MOCK",
-        requestTemplates={"application/json": '{"statusCode": 200}'},
-    )
-    apigw.put_method_response(restApiId=api_id, resourceId=resource_id, httpMethod="GET", statusCode="200")
-    apigw.put_integration_response(
-        restApiId=api_id,
-        resourceId=resource_id,
-        httpMethod="GET",
-        statusCode="200",
-        responseTemplates={"application/json": '{"ok": true}'},
-    )
-
-
 @pytest.fixture
 def api() -> Iterator[Api]:
     with mock_aws():
         apigw = boto3.client("apigateway", region_name=REGION)
-        api_id = apigw.create_rest_api(name="limits")["id"]
-        root = apigw.get_resources(restApiId=api_id)["items"][0]["id"]
+        api_id, root = rest_api(apigw, "limits")
         for part, method in (
             ("ping", {"authorizationType": "NONE", "apiKeyRequired": True}),
             ("private", {"authorizationType": "AWS_IAM"}),
         ):
-            rid = apigw.create_resource(restApiId=api_id, parentId=root, pathPart=part)["id"]
-            _mock_method(apigw, api_id, rid, **method)
+            ok = {"200": {"responseTemplates": {"application/json": '{"ok": true}'}}}
+            route(apigw, api_id, resource(apigw, api_id, root, part), "GET", MOCK_200, ok, **method)
         # what UploadApi deploys: JSON + CORS for every 4xx API Gateway answers itself
         apigw.put_gateway_response(
             restApiId=api_id,

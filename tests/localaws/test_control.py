@@ -17,6 +17,7 @@ from moto import mock_aws
 
 from localaws import control, faults
 from localaws.apigateway import MAX_PAYLOAD, StageServer
+from tests.localaws.rest_apis import resource, route
 
 REGION = "eu-west-1"
 
@@ -126,23 +127,17 @@ def stage() -> Iterator[tuple[StageServer, str]]:
         apigw = boto3.client("apigateway", region_name=REGION)
         api_id = apigw.create_rest_api(name="control", binaryMediaTypes=["image/*"])["id"]
         root = apigw.get_resources(restApiId=api_id)["items"][0]["id"]
-        rid = apigw.create_resource(restApiId=api_id, parentId=root, pathPart="echo")["id"]
-        apigw.put_method(restApiId=api_id, resourceId=rid, httpMethod="PUT", authorizationType="NONE")
-        apigw.put_integration(
-            restApiId=api_id,
-            resourceId=rid,
-            httpMethod="PUT",
-            type="MOCK",
-            requestTemplates={"image/png": '{"statusCode": 200}'},
-            passthroughBehavior="NEVER",
-        )
-        apigw.put_method_response(restApiId=api_id, resourceId=rid, httpMethod="PUT", statusCode="200")
-        apigw.put_integration_response(
-            restApiId=api_id,
-            resourceId=rid,
-            httpMethod="PUT",
-            statusCode="200",
-            responseTemplates={"application/json": '{"ok": true}'},
+        route(
+            apigw,
+            api_id,
+            resource(apigw, api_id, root, "echo"),
+            "PUT",
+            {
+                "type": "MOCK",
+                "requestTemplates": {"image/png": '{"statusCode": 200}'},
+                "passthroughBehavior": "NEVER",
+            },
+            {"200": {"responseTemplates": {"application/json": '{"ok": true}'}}},
         )
         apigw.put_gateway_response(
             restApiId=api_id,
