@@ -74,6 +74,7 @@ api = UploadApi(
         **shared,
         layer_arn=processor.layer_arn,
         timeout_seconds=min(cfg.timeout_seconds, 29),  # API Gateway stops waiting after 29 s
+        render_concurrency=cfg.render_concurrency,
         max_upload_mb=cfg.max_upload_mb,
         api_auth=cfg.api_auth,
         cors_origins=list(cfg.cors_origins),

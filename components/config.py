@@ -80,6 +80,10 @@ class StackConfig:
     """``quotaPerDay``: requests per API key per day."""
     reserved_concurrency: int | None = None
     """``reservedConcurrency``: cap on concurrent function runs (0 / unset = unreserved)."""
+    render_concurrency: int | None = None
+    """``renderConcurrency``: reserved concurrency of the render function, which also caps it,
+    so a burst of renders cannot take the concurrency the image function needs (0 / unset =
+    unreserved)."""
     stage_name: str = "dev"
     """``stageName``: the API Gateway stage (part of ``api_url``)."""
     manage_api_gateway_account: bool = True
@@ -251,6 +255,7 @@ def load(config: pulumi.Config | None = None) -> StackConfig:
             "30",
         )
     reserved = integer("reservedConcurrency", 0, 0, 10_000, "10")
+    render_reserved = integer("renderConcurrency", 0, 0, 10_000, "10")
     return StackConfig(
         variants=_variants(reader),
         architecture=reader.choice("architecture", d.architecture, ARCHITECTURES),
@@ -271,6 +276,7 @@ def load(config: pulumi.Config | None = None) -> StackConfig:
         throttle_burst_limit=integer("throttleBurstLimit", d.throttle_burst_limit, 1, 5000, "20"),
         quota_per_day=integer("quotaPerDay", d.quota_per_day, 1, 100_000_000, "10000"),
         reserved_concurrency=reserved or None,
+        render_concurrency=render_reserved or None,
         stage_name=_stage_name(reader),
         manage_api_gateway_account=reader.boolean("manageApiGatewayAccount", d.manage_api_gateway_account),
     )

@@ -114,6 +114,9 @@ class UploadApiArgs:
     """Set the region's API Gateway CloudWatch role (needed once per account+region for access
     logs). Turn off when the account already has one managed elsewhere."""
     presign_expires_seconds: int = 900
+    render_concurrency: int | None = None
+    """Reserved concurrency of the render function, which is also its cap: renders cannot take
+    the concurrency the image function needs (None: unreserved)."""
     """Lifetime of presigned upload/download URLs."""
     max_animation_pixels: int = 100_000_000
     """Frames × pixels an animated render (WebP/GIF) keeps; longer ones are truncated."""
@@ -249,6 +252,7 @@ class UploadApi(pulumi.ComponentResource):
             "render",
             memory_mb=args.memory_mb,
             timeout=args.timeout_seconds,
+            reserved_concurrency=args.render_concurrency,
             statements=[
                 {"sid": "ReadItems", "actions": ["dynamodb:GetItem"], "resources": [args.table_arn]},
                 {
@@ -912,6 +916,7 @@ class UploadApi(pulumi.ComponentResource):
         statements: list[dict[str, Any]],
         handler: str = HANDLER,
         environment: dict[str, Input[str]] | None = None,
+        reserved_concurrency: int | None = None,
     ) -> aws.lambda_.Function:
         args = self._args
         if environment is None:
@@ -944,6 +949,7 @@ class UploadApi(pulumi.ComponentResource):
                 log_retention_days=args.log_retention_days,
                 environment=environment,
                 statements=statements,
+                reserved_concurrency=reserved_concurrency,
             ),
         )
         return recipe.function

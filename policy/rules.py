@@ -632,22 +632,32 @@ def kms_service_grant_without_source_conditions(resource_type: str, props: Mappi
     return problems
 
 
-def lambda_reserved_concurrency_quota(resource_type: str, props: Mapping[str, Any]) -> list[str]:
-    """Reserving concurrency needs an account quota >= reserved + 100 (AWS keeps 100 unreserved).
+def lambda_reserved_concurrency_quota(resources: Sequence[Resource]) -> list[Violation]:
+    """Reserving concurrency needs an account quota >= the stack's reservations + 100 (AWS keeps
+    100 unreserved), summed over every function (the image function and the render function).
 
     Advisory: the quota is per account and not in the graph; this says what to check before up.
     https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html
     """
-    if resource_type != LAMBDA_FUNCTION:
+    reserving: list[tuple[Resource, int]] = []
+    for res in of_type(resources, LAMBDA_FUNCTION):
+        reserved = known(res.props, "reservedConcurrentExecutions")
+        if isinstance(reserved, int | float) and reserved > 0:
+            reserving.append((res, int(reserved)))
+    if not reserving:
         return []
-    reserved = known(props, "reservedConcurrentExecutions")
-    if not isinstance(reserved, int | float) or reserved <= 0:
-        return []
-    n = int(reserved)
+    total = sum(n for _, n in reserving)
+    parts = ", ".join(f"{res.name} {n}" for res, n in reserving)
+    first = reserving[0][0]
     return [
-        f"reserves {n} concurrent executions: the account's Lambda concurrency quota in this region must be "
-        f"at least {n + 100} (AWS keeps 100 unreserved), else `pulumi up` fails. Check with "
-        "`aws lambda get-account-settings --query AccountLimit`, or set imgpipe:reservedConcurrency 0"
+        Violation(
+            f"the stack reserves {total} concurrent executions ({parts}): the account's Lambda concurrency "
+            f"quota in this region must be at least {total + 100} (AWS keeps 100 unreserved), else "
+            "`pulumi up` fails. Check with `aws lambda get-account-settings --query AccountLimit`, or set "
+            "imgpipe:reservedConcurrency / imgpipe:renderConcurrency to 0",
+            first.urn,
+            first.name,
+        )
     ]
 
 
@@ -856,9 +866,9 @@ RULES: tuple[Rule, ...] = (
         (KMS_KEY,),
         remediation="keep aws:SourceAccount/aws:SourceArn on the SNS topic or SQS queue policy instead",
     ),
-    ResourceRule(
+    StackRule(
         "lambda-reserved-concurrency-quota",
-        "Reserved concurrency needs an account concurrency quota of at least reserved + 100",
+        "Reserved concurrency needs an account concurrency quota of at least the stack's reservations + 100",
         lambda_reserved_concurrency_quota,
         (LAMBDA_FUNCTION,),
         enforcement="advisory",

@@ -97,7 +97,8 @@ def test_no_config_gives_the_documented_defaults() -> None:
         False,
         True,
     )
-    assert got.alarm_email is None and got.reserved_concurrency is None
+    assert got.alarm_email is None and got.reserved_concurrency is None and got.render_concurrency is None
+    assert load({"renderConcurrency": "25"}).render_concurrency == 25
     assert got.cors_origins == ("*",)
     assert got.manage_api_gateway_account is True
     assert load({"manageApiGatewayAccount": "false"}).manage_api_gateway_account is False
@@ -147,6 +148,8 @@ def test_structured_values_arrive_as_json_text() -> None:
         ("throttleBurstLimit", "0", "between 1 and 5000"),
         ("quotaPerDay", "0", "between 1 and"),
         ("reservedConcurrency", "-1", "between 0 and"),
+        ("renderConcurrency", "²", "between 0 and"),
+        ("renderConcurrency", "-3", "between 0 and"),
         ("stageName", "my stage", "letters, digits"),
         ("manageApiGatewayAccount", "no", "true or false"),
     ],

@@ -65,7 +65,7 @@ def test_every_rule_passes_on_the_program(graph: list[Resource]) -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_advisories_are_the_expected_ones(request: pytest.FixtureRequest, stack: str) -> None:
-    # prod reserves 50 concurrent executions: the preview reminds to check the account quota.
+    # prod reserves 50 (image function) + 20 (renders): the preview reminds to check the quota.
     report = r.check_graph(rule_view(request, stack))
     advisories = {
         name: [v.message for v in found]
@@ -74,7 +74,8 @@ def test_advisories_are_the_expected_ones(request: pytest.FixtureRequest, stack:
     }
     if stack == "prod":
         [message] = advisories.pop("lambda-reserved-concurrency-quota")
-        assert "at least 150" in message and "get-account-settings" in message
+        assert "reserves 70 concurrent executions" in message and "at least 170" in message
+        assert "get-account-settings" in message
     assert advisories == {}
 
 

@@ -461,14 +461,6 @@ CASES: list[tuple[str, str, dict[str, Any], str | None]] = [
         },
         None,
     ),
-    ("lambda-reserved-concurrency-quota", r.LAMBDA_FUNCTION, {"name": "f"}, None),
-    ("lambda-reserved-concurrency-quota", r.LAMBDA_FUNCTION, {"reservedConcurrentExecutions": 0.0}, None),
-    (
-        "lambda-reserved-concurrency-quota",
-        r.LAMBDA_FUNCTION,
-        {"reservedConcurrentExecutions": 50.0},
-        "at least 150",
-    ),
 ]
 
 
@@ -667,6 +659,21 @@ def api_resource(name: str, part: str, parent: str = "root0", urn: str | None = 
     return from_plain(
         r.API_RESOURCE, name, {"restApi": "a1", "parentId": parent, "pathPart": part, "id": f"{name}-id"}, urn
     )
+
+
+def test_reserved_concurrency_quota_sums_the_stacks_functions() -> None:
+    """The image function's and the render function's reservations share one account minimum."""
+    check = r.lambda_reserved_concurrency_quota
+    unreserved = Resource(r.LAMBDA_FUNCTION, "api", {"name": "api"}, "urn:api")
+    zero = Resource(r.LAMBDA_FUNCTION, "z", {"reservedConcurrentExecutions": 0.0}, "urn:z")
+    assert check([unreserved, zero]) == []
+    process = Resource(r.LAMBDA_FUNCTION, "process", {"reservedConcurrentExecutions": 50.0}, "urn:p")
+    render = Resource(r.LAMBDA_FUNCTION, "render", {"reservedConcurrentExecutions": 20.0}, "urn:r")
+    [one] = check([process, unreserved])
+    assert "at least 150" in one.message and one.urn == "urn:p"
+    [both] = check([unreserved, process, render])
+    assert "reserves 70 concurrent executions (process 50, render 20)" in both.message
+    assert "at least 170" in both.message and "renderConcurrency" in both.message
 
 
 def test_one_path_variable_per_level() -> None:

@@ -234,3 +234,15 @@ def test_preview_registers_the_same_graph() -> None:
         (r.type, r.name) for r in update.resources
     )
     assert set(preview.outputs) == CONTRACT_OUTPUTS
+
+
+def test_render_function_has_its_own_reserved_concurrency(dev: Graph, prod: Graph) -> None:
+    """renderConcurrency caps renders so they cannot take the image function's concurrency;
+    dev leaves both unreserved (deployable on any account quota), prod reserves 50 + 20."""
+
+    def reserved(graph: Graph, name: str) -> object:
+        return graph.one("aws:lambda/function:Function", name).inputs.get("reservedConcurrentExecutions")
+
+    assert reserved(dev, "api-render-function") is None and reserved(dev, "process-function") is None
+    assert reserved(prod, "api-render-function") == 20 and reserved(prod, "process-function") == 50
+    assert reserved(prod, "api-api-function") is None  # presign and variant links are cheap
