@@ -57,11 +57,16 @@ def _item_template(var: str) -> str:
         f' "created_at": #if({s}.created_at.S)"{s}.created_at.S"#{{else}}null#end,\n'
         f' "processed_at": #if({s}.processed_at.S)"{s}.processed_at.S"#{{else}}null#end,\n'
         f' "duration_ms": #if({s}.duration_ms.N){s}.duration_ms.N#{{else}}null#end,\n'
+        # issue 16: animated sources keep their frames in WebP/GIF variants; alpha drives format=auto
+        f' "animated": #if({s}.animated.BOOL)true#{{else}}false#end,\n'
+        f' "frames": #if({s}.frames.N){s}.frames.N#{{else}}null#end,\n'
+        f' "alpha": #if({s}.alpha.BOOL)true#{{else}}false#end,\n'
         f'#if({s}.error.S) "error": "$util.escapeJavaScript({s}.error.S){UNQUOTE}",\n#end'
         ' "variants": {#if($vs)#foreach($name in $vs.keySet())#set($v = $vs.get($name).M)\n'
         '  "$name": {"format": "$v.format.S",\n'
         f'   "key": "$util.escapeJavaScript($v.key.S){UNQUOTE}",\n'
         '   "width": $v.width.N, "height": $v.height.N, "bytes": $v.bytes.N,\n'
+        '#if($v.frames.N)   "frames": $v.frames.N,\n#end'
         f'   "url": "/images/$util.urlEncode({s}.image_id.S)/variants/$util.urlEncode($name)"'
         "}#if($foreach.hasNext),#end\n"
         "#end#end}}"
