@@ -486,7 +486,10 @@ def _read_animation(
     out = {p.spec.name: _Animation([], [], None if loop is None else int(loop)) for p in plans}
     opaque = True
     for index in range(keep):
-        source.seek(index)
+        try:
+            source.seek(index)
+        except EOFError:  # fewer frames than declared (see recorded_frames): keep what exists
+            break
         source.load()  # WebP sets the frame's duration when it decodes it
         duration = int(source.info.get("duration") or 0)
         frame = source.convert("RGBA")
