@@ -12,6 +12,8 @@ import pytest
 import requests
 from PIL import Image
 
+from tests.integration.conftest import stack_client
+
 pytestmark = pytest.mark.integration
 
 
@@ -91,6 +93,28 @@ def test_render_twice_second_from_cache(local_stack: dict[str, Any], uploaded: d
     second = _api(local_stack, "GET", path, params=params)
     assert second.status_code == 302 and second.headers["X-Cache"] == "Hit"
     assert second.json()["key"] == first.json()["key"]
+
+
+def test_render_of_a_deleted_source_is_410(local_stack: dict[str, Any]) -> None:
+    """A deleted source version is 404 to the render role only with s3:ListBucket on the upload
+    bucket (the local engine answers like S3: 403 without it), which the API turns into 410."""
+    key = "api-it/gone soon.jpg"
+    put = _api(
+        local_stack,
+        "PUT",
+        f"/uploads/{quote(key)}",
+        data=_jpeg((64, 48)),
+        headers={"Content-Type": "image/jpeg"},
+    )
+    assert put.status_code == 200, put.text
+    item = _wait_for_item(local_stack, key)
+    assert item["status"] == "done", item
+    stack_client(local_stack, "s3").delete_object(
+        Bucket=local_stack["upload_bucket"], Key=key, VersionId=item["source_version_id"]
+    )
+    resp = _api(local_stack, "GET", f"/images/{item['image_id']}/render", params={"w": "33"})
+    assert resp.status_code == 410, resp.text
+    assert "no longer exists" in resp.json()["message"]
 
 
 def test_presigned_upload_over_10_mb(local_stack: dict[str, Any]) -> None:
