@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from policy.view import Resource, known, of_type
@@ -93,28 +93,29 @@ StackCheck = Callable[[Sequence[Resource]], list[Violation]]
 
 
 @dataclass(frozen=True)
-class ResourceRule:
-    """A rule over one resource's properties: ``check`` returns what is wrong (empty: passes)."""
-
+class _RuleBase:
     name: str
     description: str
+    # keyword-only: they follow each kind's positional ``check`` and ``resource_types``
+    enforcement: Enforcement = field(default="mandatory", kw_only=True)
+    remediation: str = field(default="", kw_only=True)
+
+
+@dataclass(frozen=True)
+class ResourceRule(_RuleBase):
+    """A rule over one resource's properties: ``check`` returns what is wrong (empty: passes)."""
+
     check: ResourceCheck
     resource_types: tuple[str, ...]
-    enforcement: Enforcement = "mandatory"
-    remediation: str = ""
     kind: ClassVar[Literal["resource"]] = "resource"
 
 
 @dataclass(frozen=True)
-class StackRule:
+class StackRule(_RuleBase):
     """A rule over the whole graph (relations between resources): ``check`` returns violations."""
 
-    name: str
-    description: str
     check: StackCheck
     resource_types: tuple[str, ...]
-    enforcement: Enforcement = "mandatory"
-    remediation: str = ""
     kind: ClassVar[Literal["stack"]] = "stack"
 
 
