@@ -18,30 +18,21 @@ from components.api_templates import (
 )
 from components.lambda_function import function_name_for
 from components.upload_api import UploadApi, UploadApiArgs
+from tests.unit.mocks import ImgpipeMocks
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
 
 
-def _statement(s: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {"Effect": s.get("effect", "Allow")}
-    if s.get("sid"):
-        out["Sid"] = s["sid"]
-    out["Action"] = s.get("actions", [])
-    if s.get("resources"):
-        out["Resource"] = s["resources"]
-    if s.get("principals"):
-        out["Principal"] = {p["type"]: p["identifiers"] for p in s["principals"]}
-    return out
-
-
-class Mocks(pulumi.runtime.Mocks):
-    """Records every resource; answers ARNs, names and invoke URLs like AWS.
+class Mocks(ImgpipeMocks):
+    """The unit mocks with the fixed ids these assertions name; records every resource.
 
     ``suffix`` is what RandomId answers (random on a real stack, fixed once in its state).
+    Provider functions (policy documents, region, account) are answered as ImgpipeMocks does.
     """
 
     def __init__(self, suffix: str = "a1b2c3") -> None:
+        super().__init__(region=REGION, account=ACCOUNT)
         self.resources: list[pulumi.runtime.MockResourceArgs] = []
         self.suffix = suffix
 
@@ -71,16 +62,6 @@ class Mocks(pulumi.runtime.Mocks):
             state["arn"] = f"arn:aws:{kind}{ACCOUNT}:{args.name}"
             state.setdefault("name", args.name)
         return rid, state
-
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
-        if args.token == "aws:iam/getPolicyDocument:getPolicyDocument":
-            doc = {"Version": "2012-10-17", "Statement": [_statement(s) for s in args.args["statements"]]}
-            return {"json": json.dumps(doc)}
-        if args.token == "aws:index/getRegion:getRegion":
-            return {"region": REGION, "name": REGION, "id": REGION}
-        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/t", "userId": "u"}
-        raise AssertionError(f"unexpected invoke {args.token}")
 
     def of(self, typ: str) -> list[pulumi.runtime.MockResourceArgs]:
         return [r for r in self.resources if r.typ == f"aws:{typ}"]
@@ -376,8 +357,17 @@ def test_lambda_routes_proxy_to_their_functions_with_scoped_permissions(
 
 
 def _policies(mocks: Mocks) -> dict[str, list[dict[str, Any]]]:
+    """Each role policy's statements, Action and Resource as lists (the provider renders one value
+    as a string)."""
+
+    def listed(statement: dict[str, Any]) -> dict[str, Any]:
+        return {
+            k: [v] if k in ("Action", "Resource") and isinstance(v, str) else v for k, v in statement.items()
+        }
+
     return {
-        p.name: json.loads(p.inputs["policy"])["Statement"] for p in mocks.of("iam/rolePolicy:RolePolicy")
+        p.name: [listed(s) for s in json.loads(p.inputs["policy"])["Statement"]]
+        for p in mocks.of("iam/rolePolicy:RolePolicy")
     }
 
 
