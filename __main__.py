@@ -11,6 +11,7 @@ import pulumi_aws as aws
 
 from components import config as stack_config
 from components.image_processor import ImageProcessor, ImageProcessorArgs, function_code
+from components.inputs import DataStore
 from components.metadata_table import MetadataTable, MetadataTableArgs
 from components.monitoring import Monitoring, MonitoringArgs
 from components.secure_bucket import SecureBucket, SecureBucketArgs, browser_origins
@@ -36,33 +37,26 @@ processed = SecureBucket(
 )
 metadata = MetadataTable("metadata", MetadataTableArgs(protect=cfg.protect))
 
-# Both functions (image processor, API) reach the same three data stores and run the same code
-# with the same settings: one set of inputs, so the two cannot drift apart.
-shared = {
-    "upload_bucket_name": uploads.bucket_name,
-    "upload_bucket_arn": uploads.bucket_arn,
-    "upload_key_arn": uploads.key_arn,
-    "processed_bucket_name": processed.bucket_name,
-    "processed_bucket_arn": processed.bucket_arn,
-    "processed_key_arn": processed.key_arn,
-    "table_name": metadata.table_name,
-    "table_arn": metadata.table_arn,
-    "table_key_arn": metadata.key_arn,
-    "code": code,
-    "architecture": cfg.architecture,
-    "memory_mb": cfg.memory_mb,
-    "log_retention_days": cfg.log_retention_days,
-    "variants_json": cfg.variants_json,
-    "max_pixels": cfg.max_pixels,
-    "max_animation_pixels": cfg.max_animation_pixels,
-}
+# Both functions (image processor, API) reach the same three data stores, each with its key.
+upload_bucket = DataStore(name=uploads.bucket_name, arn=uploads.bucket_arn, key_arn=uploads.key_arn)
+processed_bucket = DataStore(name=processed.bucket_name, arn=processed.bucket_arn, key_arn=processed.key_arn)
+table = DataStore(name=metadata.table_name, arn=metadata.table_arn, key_arn=metadata.key_arn)
 
 processor = ImageProcessor(
     "process",
     ImageProcessorArgs(
-        **shared,
+        upload_bucket=upload_bucket,
+        processed_bucket=processed_bucket,
+        table=table,
+        code=code,
         layer_zip=str(layer_zip),
+        architecture=cfg.architecture,
+        memory_mb=cfg.memory_mb,
         timeout_seconds=cfg.timeout_seconds,
+        log_retention_days=cfg.log_retention_days,
+        variants=cfg.variants,
+        max_pixels=cfg.max_pixels,
+        max_animation_pixels=cfg.max_animation_pixels,
         max_source_bytes=cfg.max_upload_bytes,
         reserved_concurrency=cfg.reserved_concurrency,
     ),
@@ -71,9 +65,18 @@ processor = ImageProcessor(
 api = UploadApi(
     "api",
     UploadApiArgs(
-        **shared,
-        layer_arn=processor.layer_arn,
+        upload_bucket=upload_bucket,
+        processed_bucket=processed_bucket,
+        table=table,
+        code=code,
+        layer_arn=processor.layer_arn,  # the same code and layer as the image function
+        architecture=cfg.architecture,
+        memory_mb=cfg.memory_mb,
         timeout_seconds=min(cfg.timeout_seconds, 29),  # API Gateway stops waiting after 29 s
+        log_retention_days=cfg.log_retention_days,
+        variants=cfg.variants,
+        max_pixels=cfg.max_pixels,
+        max_animation_pixels=cfg.max_animation_pixels,
         render_concurrency=cfg.render_concurrency,
         max_upload_mb=cfg.max_upload_mb,
         api_auth=cfg.api_auth,

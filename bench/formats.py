@@ -31,10 +31,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from function.variants import DEFAULT_VARIANTS, VariantSpec, parse_variant
+from function.variants import DEFAULT_VARIANTS, Variant, parse_variant
 
 MAX_PIXELS = 100_000_000
-ENCODES: dict[str, VariantSpec] = {
+ENCODES: dict[str, Variant] = {
     # what `{"name": …, "format": …}` without a quality becomes
     "webp": parse_variant({"name": "webp", "format": "webp"}),
     "avif": parse_variant({"name": "avif", "format": "avif"}),
@@ -83,7 +83,7 @@ def psnr(reference: Any, data: bytes) -> float:
     return round(10 * math.log10(255**2 / mse), 2) if mse else math.inf
 
 
-def _encode_step(data: bytes, spec: VariantSpec, reference: Any) -> dict[str, Any]:
+def _encode_step(data: bytes, spec: Variant, reference: Any) -> dict[str, Any]:
     """One variant through the real code; the encode step's own wall and CPU time."""
     from function import imaging
 

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from function.variants import DEFAULT_VARIANTS, VariantSpec
+from function.variants import DEFAULT_VARIANTS, Variant
 
 MODES = ("naive", "imgpipe", "pyvips")
 MAX_PIXELS = 100_000_000  # above the 24 MP image: the benchmark measures speed, not the limit
@@ -58,11 +58,11 @@ def _cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _fit_inside(spec: VariantSpec, size: tuple[int, int]) -> tuple[int, int]:
+def _fit_inside(spec: Variant, size: tuple[int, int]) -> tuple[int, int]:
     return (spec.max_width or size[0], spec.max_height or size[1])
 
 
-def run_naive(data: bytes, specs: tuple[VariantSpec, ...]) -> Result:
+def run_naive(data: bytes, specs: tuple[Variant, ...]) -> Result:
     from PIL import Image, ImageOps
 
     variants: dict[str, dict[str, Any]] = {}
@@ -89,7 +89,7 @@ def run_naive(data: bytes, specs: tuple[VariantSpec, ...]) -> Result:
     return {"variants": variants}
 
 
-def run_imgpipe(data: bytes | BinaryIO, specs: tuple[VariantSpec, ...]) -> Result:
+def run_imgpipe(data: bytes | BinaryIO, specs: tuple[Variant, ...]) -> Result:
     from function import imaging  # here, not at the top: the other modes never load it
 
     # Per-step timings without changing the code path: wrap the module's decode and per-variant
@@ -134,7 +134,7 @@ def _wrap(module: Any, name: str, record: Callable[[tuple[Any, ...], float], Non
     setattr(module, name, timed)
 
 
-def run_pyvips(data: bytes, specs: tuple[VariantSpec, ...]) -> Result:
+def run_pyvips(data: bytes, specs: tuple[Variant, ...]) -> Result:
     import pyvips
 
     variants: dict[str, dict[str, Any]] = {}
@@ -166,14 +166,14 @@ def run_pyvips(data: bytes, specs: tuple[VariantSpec, ...]) -> Result:
     return {"variants": variants, "decode_seconds": decode_seconds}
 
 
-RUNNERS: dict[str, Callable[[bytes, tuple[VariantSpec, ...]], Result]] = {
+RUNNERS: dict[str, Callable[[bytes, tuple[Variant, ...]], Result]] = {
     "naive": run_naive,
     "imgpipe": run_imgpipe,
     "pyvips": run_pyvips,
 }
 
 
-def measure(mode: str, image: Path, specs: tuple[VariantSpec, ...] = DEFAULT_VARIANTS) -> Result:
+def measure(mode: str, image: Path, specs: tuple[Variant, ...] = DEFAULT_VARIANTS) -> Result:
     """Run one mode once in this process and return its figures (call from a fresh process)."""
     if mode not in RUNNERS:
         raise SystemExit(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")

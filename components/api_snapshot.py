@@ -15,8 +15,6 @@ and of the Lambda permissions API Gateway invokes with. Only the kinds that are 
 deployment's snapshot are left out, by name (:data:`NOT_IN_SNAPSHOT`).
 """
 
-from __future__ import annotations
-
 import hashlib
 import json
 from typing import Any

@@ -7,8 +7,6 @@ allowed and the ``pulumi config set`` command that fixes it, so ``pulumi preview
 and clearly instead of half-way through an update.
 """
 
-from __future__ import annotations
-
 import json
 import os
 import re
@@ -19,13 +17,12 @@ from typing import Any
 
 import pulumi
 
-from function.variants import DEFAULT_VARIANTS, VariantSpec, parse_variants, variants_json
+from components.inputs import ApiAuth, Architecture
+from function.variants import DEFAULT_VARIANTS, Variant, parse_variants
 from layer.build import default_zip_path
 
 NAMESPACE = "imgpipe"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-ARCHITECTURES = ("arm64", "x86_64")
-API_AUTH_MODES = ("api_key", "iam")
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy).
 LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
@@ -45,9 +42,10 @@ class ConfigError(ValueError):
 class StackConfig:
     """Every ``imgpipe:*`` setting, validated. Field docs match ``Pulumi.yaml``."""
 
-    variants: tuple[VariantSpec, ...] = DEFAULT_VARIANTS
-    """``variants``: the renditions made of every upload (default: seed 002's five)."""
-    architecture: str = "arm64"
+    variants: tuple[Variant, ...] = DEFAULT_VARIANTS
+    """``variants``: the renditions made of every upload (default: JPEG q85 ``compressed``, JPEG
+    q60 ``low``, WebP q85 ``webp``, lossless ``png`` and a 200x200 JPEG ``thumbnail``)."""
+    architecture: Architecture = Architecture.ARM64
     """``architecture``: Lambda CPU architecture, ``arm64`` (cheaper per ms) or ``x86_64``."""
     memory_mb: int = 1536
     """``memoryMb``: function memory, 128..10240 MB (CPU share grows with it)."""
@@ -66,7 +64,7 @@ class StackConfig:
     """``forceDestroy``: ``pulumi destroy`` empties the buckets first (dev convenience)."""
     protect: bool = False
     """``protect``: protect and retain the data stores (buckets, table, keys): prod."""
-    api_auth: str = "api_key"
+    api_auth: ApiAuth = ApiAuth.API_KEY
     """``apiAuth``: ``api_key`` (x-api-key header + usage plan) or ``iam`` (SigV4)."""
     alarm_email: str | None = None
     """``alarmEmail``: subscribe this address to the alarm topic (optional)."""
@@ -90,10 +88,6 @@ class StackConfig:
     """``manageApiGatewayAccount``: this stack sets the region's API Gateway CloudWatch role
     (``aws.apigateway.Account``, a per-account-and-region singleton) and creates that role;
     ``false`` when another stack or an account bootstrap owns it."""
-
-    @property
-    def variants_json(self) -> str:
-        return variants_json(self.variants)
 
     @property
     def max_upload_bytes(self) -> int:
@@ -192,7 +186,7 @@ class _Reader:
             return raw
 
 
-def _variants(reader: _Reader) -> tuple[VariantSpec, ...]:
+def _variants(reader: _Reader) -> tuple[Variant, ...]:
     raw = reader.raw("variants")
     if raw is None:
         return DEFAULT_VARIANTS
@@ -258,7 +252,7 @@ def load(config: pulumi.Config | None = None) -> StackConfig:
     render_reserved = integer("renderConcurrency", 0, 0, 10_000, "10")
     return StackConfig(
         variants=_variants(reader),
-        architecture=reader.choice("architecture", d.architecture, ARCHITECTURES),
+        architecture=Architecture(reader.choice("architecture", d.architecture, tuple(Architecture))),
         memory_mb=integer("memoryMb", d.memory_mb, 128, 10240, "1536"),
         timeout_seconds=integer("timeoutSeconds", d.timeout_seconds, 1, 900, "60"),
         log_retention_days=retention,
@@ -269,7 +263,7 @@ def load(config: pulumi.Config | None = None) -> StackConfig:
         max_upload_mb=integer("maxUploadMb", d.max_upload_mb, 1, 5120, "25"),
         force_destroy=reader.boolean("forceDestroy", d.force_destroy),
         protect=reader.boolean("protect", d.protect),
-        api_auth=reader.choice("apiAuth", d.api_auth, API_AUTH_MODES),
+        api_auth=ApiAuth(reader.choice("apiAuth", d.api_auth, tuple(ApiAuth))),
         alarm_email=_alarm_email(reader),
         cors_origins=_cors_origins(reader),
         throttle_rate_limit=reader.number("throttleRateLimit", d.throttle_rate_limit, 0.1, 10_000, "10"),

@@ -4,8 +4,6 @@ One function so every key of the stack gets the same settings: yearly rotation, 
 deletion window and Pulumi protection when the data it encrypts is protected.
 """
 
-from __future__ import annotations
-
 import pulumi
 import pulumi_aws as aws
 from pulumi import Input, Output, ResourceOptions

@@ -1,7 +1,5 @@
 """IAM pieces every component's roles share."""
 
-from __future__ import annotations
-
 import pulumi_aws as aws
 from pulumi import Output
 

@@ -6,18 +6,20 @@ role and inline policy (exact ARNs, KMS only for the three keys it touches), its
 SQS dead-letter queue) and the S3 → Lambda wiring (permission first, then the notification).
 """
 
-from __future__ import annotations
-
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
-from pulumi import Input, Output, ResourceOptions
+from pulumi import Output, ResourceOptions
 
-from components.lambda_function import RUNTIME, LambdaFunction, LambdaFunctionArgs
+from components.inputs import Architecture, DataStore
+from components.lambda_function import RUNTIME, LambdaFunction, LambdaFunctionArgs, data_environment
 from components.naming import physical_base
+from function import env
+from function.variants import Variant
 
 HANDLER = "function.handler.handler"
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # SQS maximum: time to notice, fix and redrive
@@ -45,37 +47,33 @@ def function_code(root: str = ".") -> pulumi.Archive:
 class ImageProcessorArgs:
     """Everything the function reads, writes and is configured with."""
 
-    upload_bucket_name: Input[str]
-    """Bucket whose ``s3:ObjectCreated:*`` events trigger the function (read only)."""
-    upload_bucket_arn: Input[str]
-    upload_key_arn: Input[str]
-    """CMK of the upload bucket: ``kms:Decrypt`` only."""
-    processed_bucket_name: Input[str]
-    """Bucket the variants are written to (``PROCESSED_BUCKET``)."""
-    processed_bucket_arn: Input[str]
-    processed_key_arn: Input[str]
-    """CMK of the processed bucket: ``kms:GenerateDataKey`` + ``kms:Decrypt``."""
-    table_name: Input[str]
-    """Metadata table (``METADATA_TABLE``)."""
-    table_arn: Input[str]
-    table_key_arn: Input[str]
+    upload_bucket: DataStore
+    """Bucket whose ``s3:ObjectCreated:*`` events trigger the function (read only; its key:
+    ``kms:Decrypt`` only)."""
+    processed_bucket: DataStore
+    """Bucket the variants are written to (its key: ``kms:GenerateDataKey`` + ``kms:Decrypt``)."""
+    table: DataStore
+    """Metadata table: one item per upload."""
     code: pulumi.Archive
     """The function archive (:func:`function_code`)."""
     layer_zip: str
     """Path of the Pillow layer zip built by ``make layer`` for ``architecture``."""
-    architecture: str
-    """``arm64`` or ``x86_64`` (function and layer)."""
+    architecture: Architecture
+    """CPU architecture of the function and the layer."""
     memory_mb: int
+    """Function memory in MB, 128-10240 (the CPU share grows with it)."""
     timeout_seconds: int
+    """Function timeout in seconds, 1-900."""
     log_retention_days: int
-    variants_json: str
-    """``VARIANTS``: JSON from :func:`function.variants.variants_json`."""
+    """Retention of the function's log group (a value CloudWatch Logs accepts)."""
+    variants: Sequence[Variant]
+    """The renditions made of every upload."""
     max_pixels: int
-    """``MAX_PIXELS``: refuse larger images before decoding."""
+    """Images with more pixels are refused before decoding."""
     max_source_bytes: int
-    """``MAX_SOURCE_BYTES``: refuse larger objects without downloading them."""
+    """Objects larger than this are refused without being downloaded."""
     max_animation_pixels: int = 100_000_000
-    """``MAX_ANIMATION_PIXELS``: frames × pixels animated variants keep (longer: truncated)."""
+    """Frames x pixels that animated variants keep (longer animations are cut)."""
     reserved_concurrency: int | None = None
     """Cap on concurrent runs (None: unreserved)."""
     max_retry_attempts: int = 2
@@ -83,6 +81,7 @@ class ImageProcessorArgs:
     max_event_age_seconds: int = 6 * 3600
     """Events older than this (e.g. throttled for hours) go to the DLQ instead of running."""
     log_level: str = "INFO"
+    """The function's log level: DEBUG, INFO, WARNING, ERROR or CRITICAL."""
 
 
 class ImageProcessor(pulumi.ComponentResource):
@@ -145,21 +144,24 @@ class ImageProcessor(pulumi.ComponentResource):
                 memory_mb=args.memory_mb,
                 timeout_seconds=args.timeout_seconds,
                 log_retention_days=args.log_retention_days,
+                # UPLOAD_BUCKET: events from any other bucket are ignored, so variants never
+                # retrigger the pipeline
                 environment={
-                    # events from any other bucket are ignored: variants never retrigger the pipeline
-                    "UPLOAD_BUCKET": args.upload_bucket_name,
-                    "PROCESSED_BUCKET": args.processed_bucket_name,
-                    "METADATA_TABLE": args.table_name,
-                    "VARIANTS": args.variants_json,
-                    "MAX_PIXELS": str(args.max_pixels),
-                    "MAX_ANIMATION_PIXELS": str(args.max_animation_pixels),
-                    "MAX_SOURCE_BYTES": str(args.max_source_bytes),
+                    **data_environment(
+                        args.upload_bucket,
+                        args.processed_bucket,
+                        args.table,
+                        args.variants,
+                        args.max_pixels,
+                        args.max_animation_pixels,
+                    ),
+                    env.MAX_SOURCE_BYTES: str(args.max_source_bytes),
                 },
                 statements=[
                     {
                         "sid": "ReadUploads",
                         "actions": ["s3:GetObject", "s3:GetObjectVersion"],
-                        "resources": [Output.concat(args.upload_bucket_arn, "/*")],
+                        "resources": [Output.concat(args.upload_bucket.arn, "/*")],
                     },
                     {
                         # Without it S3 answers a missing key or version with 403 AccessDenied, not
@@ -167,28 +169,28 @@ class ImageProcessor(pulumi.ComponentResource):
                         # a deleted upload would be retried into the DLQ instead of recorded failed.
                         "sid": "FindUploads",
                         "actions": ["s3:ListBucket"],
-                        "resources": [args.upload_bucket_arn],
+                        "resources": [args.upload_bucket.arn],
                     },
                     {
                         "sid": "WriteVariants",
                         # Delete: a run that fails half-way removes the variants it already wrote.
                         "actions": ["s3:DeleteObject", "s3:PutObject"],
-                        "resources": [Output.concat(args.processed_bucket_arn, "/*")],
+                        "resources": [Output.concat(args.processed_bucket.arn, "/*")],
                     },
                     {
                         "sid": "RecordMetadata",
                         "actions": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
-                        "resources": [args.table_arn],
+                        "resources": [args.table.arn],
                     },
                     {
                         "sid": "DecryptUploads",
                         "actions": ["kms:Decrypt"],
-                        "resources": [args.upload_key_arn],
+                        "resources": [args.upload_bucket.key_arn],
                     },
                     {
                         "sid": "EncryptVariantsAndMetadata",
                         "actions": ["kms:Decrypt", "kms:GenerateDataKey"],
-                        "resources": [args.processed_key_arn, args.table_key_arn],
+                        "resources": [args.processed_bucket.key_arn, args.table.key_arn],
                     },
                     {
                         "sid": "DeadLetters",  # the async on-failure destination sends as the function
@@ -221,7 +223,7 @@ class ImageProcessor(pulumi.ComponentResource):
             action="lambda:InvokeFunction",
             function=self.function.name,
             principal="s3.amazonaws.com",
-            source_arn=args.upload_bucket_arn,
+            source_arn=args.upload_bucket.arn,
             # bucket ARNs have no account: without this another account's bucket of the same
             # name (after deletion) could invoke the function
             source_account=account,
@@ -230,7 +232,7 @@ class ImageProcessor(pulumi.ComponentResource):
         # S3 validates the destination when the notification is written: the permission must exist.
         self.notification = aws.s3.BucketNotification(
             f"{name}-trigger",
-            bucket=args.upload_bucket_name,
+            bucket=args.upload_bucket.name,
             lambda_functions=[{"lambda_function_arn": self.function.arn, "events": ["s3:ObjectCreated:*"]}],
             opts=ResourceOptions(parent=self, depends_on=[self.permission]),
         )

@@ -20,9 +20,31 @@ import pulumi_aws as aws
 from pulumi import Input, Output, ResourceOptions
 
 from components.iam import assume_role_policy
+from components.inputs import Architecture, DataStore
+from function import env
+from function.variants import Variant, variants_json
 
 RUNTIME = "python3.12"  # the Pillow layer is built for it
 MAX_FUNCTION_NAME = 64  # Lambda's limit on function names
+
+
+def data_environment(
+    upload_bucket: DataStore,
+    processed_bucket: DataStore,
+    table: DataStore,
+    variants: Sequence[Variant],
+    max_pixels: int,
+    max_animation_pixels: int,
+) -> dict[str, Input[str]]:
+    """The variables every imgpipe function gets: where the data is and what the variants are."""
+    return {
+        env.UPLOAD_BUCKET: upload_bucket.name,
+        env.PROCESSED_BUCKET: processed_bucket.name,
+        env.METADATA_TABLE: table.name,
+        env.VARIANTS: variants_json(variants),
+        env.MAX_PIXELS: str(max_pixels),
+        env.MAX_ANIMATION_PIXELS: str(max_animation_pixels),
+    }
 
 
 def function_name_for(base: str, purpose: str, suffix: str) -> str:
@@ -53,8 +75,8 @@ class LambdaFunctionArgs:
     """The function archive (``function/`` package at its root)."""
     layers: Sequence[Input[str]]
     """Layer version ARNs (the Pillow + Powertools layer)."""
-    architecture: str
-    """``arm64`` or ``x86_64`` (must match the layers)."""
+    architecture: Architecture
+    """CPU architecture (must match the layers)."""
     memory_mb: int
     """Memory in MB (the CPU share grows with it)."""
     timeout_seconds: int
@@ -123,9 +145,9 @@ class LambdaFunction:
             environment={
                 "variables": {
                     **args.environment,
-                    "POWERTOOLS_SERVICE_NAME": "imgpipe",
-                    "POWERTOOLS_METRICS_NAMESPACE": "imgpipe",
-                    "LOG_LEVEL": args.log_level,
+                    env.POWERTOOLS_SERVICE_NAME: env.SERVICE,
+                    env.POWERTOOLS_METRICS_NAMESPACE: env.SERVICE,
+                    env.LOG_LEVEL: args.log_level,
                 }
             },
             logging_config={"log_format": "JSON", "log_group": self.log_group.name},

@@ -4,8 +4,6 @@ Partition key ``image_id``; GSIs ``by_source_key`` (all records of one object ke
 last) and ``by_status`` (e.g. every ``failed`` image since a date), both projecting ALL.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 
 import pulumi

@@ -10,8 +10,6 @@ namespace ``imgpipe``, dimension ``service=imgpipe``: ``ImagesProcessed``, ``Ima
 (Count), ``ProcessingDuration`` (Milliseconds), ``SourceBytes`` (Bytes).
 """
 
-from __future__ import annotations
-
 import json
 from dataclasses import dataclass
 from typing import Any

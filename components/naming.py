@@ -8,8 +8,6 @@ it. So every such name carries a random suffix owned by the component (``random.
 is left to Pulumi's autonaming. ``tests/unit/test_naming.py`` checks the whole graph.
 """
 
-from __future__ import annotations
-
 import re
 
 _NOT_NAME = re.compile(r"[^A-Za-z0-9_-]+")

@@ -5,8 +5,6 @@ component creates the whole set so no caller can forget one (the ``s3-bucket-ful
 policy rule checks the same thing across the stack).
 """
 
-from __future__ import annotations
-
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field

@@ -22,11 +22,9 @@ binary only when the request's first ``Accept`` type is a binary media type, whi
 browsers do not send by default.
 """
 
-from __future__ import annotations
-
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -47,8 +45,11 @@ from components.api_templates import (
     query_request_template,
 )
 from components.iam import assume_role_policy
-from components.lambda_function import LambdaFunction, LambdaFunctionArgs
+from components.inputs import ApiAuth, Architecture, DataStore
+from components.lambda_function import LambdaFunction, LambdaFunctionArgs, data_environment
+from function import env
 from function.uploads import UPLOAD_CONTENT_TYPES
+from function.variants import Variant
 
 BINARY_MEDIA_TYPES = ["image/*", "application/octet-stream"]
 PUSH_TO_CLOUDWATCH_LOGS = "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
@@ -70,64 +71,61 @@ EXISTS_MESSAGE = (
 class UploadApiArgs:
     """Everything :class:`UploadApi` needs from the rest of the stack and from config."""
 
-    upload_bucket_name: Input[str]
-    """Bucket that ``PUT /uploads/{key+}`` and presigned uploads write into."""
-    upload_bucket_arn: Input[str]
-    upload_key_arn: Input[str]
-    """CMK of the upload bucket (uploads need ``kms:GenerateDataKey``, renders ``kms:Decrypt``)."""
-    processed_bucket_name: Input[str]
+    upload_bucket: DataStore
+    """Bucket that ``PUT /uploads/{key+}`` and presigned uploads write into (uploads need
+    ``kms:GenerateDataKey`` on its key, renders ``kms:Decrypt``)."""
+    processed_bucket: DataStore
     """Bucket of the variants; renditions are cached in it under ``renders/``."""
-    processed_bucket_arn: Input[str]
-    processed_key_arn: Input[str]
-    table_name: Input[str]
+    table: DataStore
     """Metadata table (partition key ``image_id``, GSI ``by_source_key``)."""
-    table_arn: Input[str]
-    table_key_arn: Input[str]
     code: pulumi.Archive
     """The function archive (``function/`` package at its root), shared with ImageProcessor."""
     layer_arn: Input[str]
     """Pillow + Powertools layer version ARN."""
-    architecture: str
-    """``arm64`` or ``x86_64`` (must match the layer)."""
+    architecture: Architecture
+    """CPU architecture of both functions (must match the layer)."""
     memory_mb: int
-    """Memory of the render Lambda (image work scales with it)."""
+    """Memory of the render Lambda in MB (image work scales with it)."""
     timeout_seconds: int
     """Timeout of the render Lambda (API Gateway itself gives up after 29 s)."""
     log_retention_days: int
-    variants_json: str
-    """Variant specs (``function.variants.variants_json``), for the functions' ``VARIANTS``."""
+    """Retention of the functions' and the access logs' log groups."""
+    variants: Sequence[Variant]
+    """The renditions made of every upload (the variant route serves them by name)."""
     max_pixels: int
     """Renders refuse sources and outputs above this many pixels."""
     max_upload_mb: int
     """Largest upload ``POST /uploads`` will presign."""
-    api_auth: str
-    """``api_key`` (header ``x-api-key``, usage plan) or ``iam`` (SigV4, ``AWS_IAM``)."""
+    api_auth: ApiAuth
+    """How callers authenticate: API key + usage plan, or SigV4 (IAM)."""
     cors_origins: list[str]
     """Origins allowed by CORS (``["*"]`` for any)."""
     throttle_rate_limit: float
     """Steady-state requests per second (stage and usage plan)."""
     throttle_burst_limit: int
+    """Burst requests (stage and usage plan)."""
     quota_per_day: int
-    """Requests per day per API key (usage plan quota); ignored when ``api_auth`` is ``iam``."""
+    """Requests per day per API key (usage plan quota); ignored with IAM auth."""
     stage_name: str = "dev"
+    """The API Gateway stage (the last path segment of ``api_url``)."""
     manage_account_logging_role: bool = True
     """Set the region's API Gateway CloudWatch role (needed once per account+region for access
     logs). Turn off when the account already has one managed elsewhere."""
     presign_expires_seconds: int = 900
+    """Lifetime of presigned upload/download URLs."""
     render_concurrency: int | None = None
     """Reserved concurrency of the render function, which is also its cap: renders cannot take
     the concurrency the image function needs (None: unreserved)."""
-    """Lifetime of presigned upload/download URLs."""
     max_animation_pixels: int = 100_000_000
-    """Frames × pixels an animated render (WebP/GIF) keeps; longer ones are truncated."""
-    extra_tags: dict[str, str] = field(default_factory=dict)
+    """Frames x pixels that animated renditions keep (longer animations are cut)."""
 
 
 def _check(args: UploadApiArgs) -> None:
-    if args.api_auth not in ("api_key", "iam"):
-        raise ValueError(f"api_auth must be 'api_key' or 'iam', got {args.api_auth!r}")
-    if args.architecture not in ("arm64", "x86_64"):
-        raise ValueError(f"architecture must be 'arm64' or 'x86_64', got {args.architecture!r}")
+    # the annotations are not enforced at run time: a plain string may arrive
+    if args.api_auth not in tuple(ApiAuth):
+        raise ValueError(f"api_auth must be one of {', '.join(ApiAuth)}, got {args.api_auth!r}")
+    if args.architecture not in tuple(Architecture):
+        raise ValueError(f"architecture must be one of {', '.join(Architecture)}, got {args.architecture!r}")
     if not args.cors_origins:
         raise ValueError("cors_origins must list at least one origin (use ['*'] to allow any)")
     for origin in args.cors_origins:
@@ -223,28 +221,28 @@ class UploadApi(pulumi.ComponentResource):
                 {
                     "sid": "PresignUploads",
                     "actions": ["s3:PutObject"],
-                    "resources": [Output.concat(args.upload_bucket_arn, "/*")],
+                    "resources": [Output.concat(args.upload_bucket.arn, "/*")],
                 },
                 {
                     "sid": "EncryptUploads",
                     "actions": ["kms:GenerateDataKey"],
-                    "resources": [args.upload_key_arn],
+                    "resources": [args.upload_bucket.key_arn],
                 },
                 # variant redirects read the item, then presign a GET on the processed bucket
                 {
                     "sid": "ReadItems",
                     "actions": ["dynamodb:GetItem"],
-                    "resources": [args.table_arn],
+                    "resources": [args.table.arn],
                 },
                 {
                     "sid": "ReadVariants",
                     "actions": ["s3:GetObject"],
-                    "resources": [Output.concat(args.processed_bucket_arn, "/*")],
+                    "resources": [Output.concat(args.processed_bucket.arn, "/*")],
                 },
                 {
                     "sid": "DecryptTableAndVariants",
                     "actions": ["kms:Decrypt"],
-                    "resources": [args.table_key_arn, args.processed_key_arn],
+                    "resources": [args.table.key_arn, args.processed_bucket.key_arn],
                 },
             ],
         )
@@ -254,14 +252,14 @@ class UploadApi(pulumi.ComponentResource):
             timeout=args.timeout_seconds,
             reserved_concurrency=args.render_concurrency,
             statements=[
-                {"sid": "ReadItems", "actions": ["dynamodb:GetItem"], "resources": [args.table_arn]},
+                {"sid": "ReadItems", "actions": ["dynamodb:GetItem"], "resources": [args.table.arn]},
                 {
                     "sid": "ReadSourcesAndRenders",
                     # the source is read by its version id: that is s3:GetObjectVersion
                     "actions": ["s3:GetObject", "s3:GetObjectVersion"],
                     "resources": [
-                        Output.concat(args.upload_bucket_arn, "/*"),
-                        Output.concat(args.processed_bucket_arn, "/*"),
+                        Output.concat(args.upload_bucket.arn, "/*"),
+                        Output.concat(args.processed_bucket.arn, "/*"),
                     ],
                 },
                 {
@@ -270,22 +268,22 @@ class UploadApi(pulumi.ComponentResource):
                     # a cache miss (HEAD of a missing render) and a deleted source (410) rely on it.
                     "sid": "FindRendersAndSources",
                     "actions": ["s3:ListBucket"],
-                    "resources": [args.processed_bucket_arn, args.upload_bucket_arn],
+                    "resources": [args.processed_bucket.arn, args.upload_bucket.arn],
                 },
                 {
                     "sid": "WriteRenders",
                     "actions": ["s3:PutObject"],
-                    "resources": [Output.concat(args.processed_bucket_arn, "/renders/*")],
+                    "resources": [Output.concat(args.processed_bucket.arn, "/renders/*")],
                 },
                 {
                     "sid": "DecryptSourcesAndTable",
                     "actions": ["kms:Decrypt"],
-                    "resources": [args.upload_key_arn, args.table_key_arn],
+                    "resources": [args.upload_bucket.key_arn, args.table.key_arn],
                 },
                 {
                     "sid": "EncryptAndReadRenders",
                     "actions": ["kms:Decrypt", "kms:GenerateDataKey"],
-                    "resources": [args.processed_key_arn],
+                    "resources": [args.processed_bucket.key_arn],
                 },
             ],
         )
@@ -294,7 +292,7 @@ class UploadApi(pulumi.ComponentResource):
         # authorization type, so with AWS_IAM there is no room for a Lambda authorizer)
         self.upload_authorizer: aws.apigateway.Authorizer | None = None
         self.authorizer_function: aws.lambda_.Function | None = None
-        if args.api_auth == "api_key":
+        if args.api_auth == ApiAuth.API_KEY:
             self._upload_authorizer()
 
         # ---- resources (paths) -----------------------------------------------------------
@@ -315,7 +313,7 @@ class UploadApi(pulumi.ComponentResource):
             "/images",
             "Query",
             {"method.request.querystring.source_key": True},
-            Output.from_input(args.table_name).apply(query_request_template),
+            Output.from_input(args.table.name).apply(query_request_template),
             QUERY_RESPONSE_TEMPLATE,
         )
         self._dynamodb_route(
@@ -324,7 +322,7 @@ class UploadApi(pulumi.ComponentResource):
             "/images/{image_id}",
             "GetItem",
             {"method.request.path.image_id": True},
-            Output.from_input(args.table_name).apply(get_item_request_template),
+            Output.from_input(args.table.name).apply(get_item_request_template),
             GET_ITEM_RESPONSE_TEMPLATE,
         )
         self._lambda_route(
@@ -405,7 +403,7 @@ class UploadApi(pulumi.ComponentResource):
                 "burst_limit": args.throttle_burst_limit,
             },
         }
-        if args.api_auth == "api_key":
+        if args.api_auth == ApiAuth.API_KEY:
             plan_args["quota_settings"] = {"limit": args.quota_per_day, "period": "DAY"}
         self.usage_plan = aws.apigateway.UsagePlan(
             f"{name}-usage-plan",
@@ -415,7 +413,7 @@ class UploadApi(pulumi.ComponentResource):
             **plan_args,
         )
         self.key: aws.apigateway.ApiKey | None = None
-        if args.api_auth == "api_key":
+        if args.api_auth == ApiAuth.API_KEY:
             self.key = aws.apigateway.ApiKey(f"{name}-key", name=self._physical, enabled=True, opts=child)
             aws.apigateway.UsagePlanKey(
                 f"{name}-usage-plan-key",
@@ -467,7 +465,7 @@ class UploadApi(pulumi.ComponentResource):
         return res
 
     def _auth(self) -> dict[str, Any]:
-        if self._args.api_auth == "iam":
+        if self._args.api_auth == ApiAuth.IAM:
             return {"authorization": "AWS_IAM", "api_key_required": False}
         return {"authorization": "NONE", "api_key_required": True}
 
@@ -589,7 +587,7 @@ class UploadApi(pulumi.ComponentResource):
                 "arn:aws:apigateway:",
                 self._region,
                 ":s3:path/",
-                args.upload_bucket_name,
+                args.upload_bucket.name,
                 "/{key}",
             ),
             credentials=self.integration_role.arn,
@@ -855,22 +853,22 @@ class UploadApi(pulumi.ComponentResource):
                     {
                         "sid": "PutUploads",
                         "actions": ["s3:PutObject"],
-                        "resources": [Output.concat(args.upload_bucket_arn, "/*")],
+                        "resources": [Output.concat(args.upload_bucket.arn, "/*")],
                     },
                     {
                         "sid": "EncryptUploads",
                         "actions": ["kms:GenerateDataKey"],
-                        "resources": [args.upload_key_arn],
+                        "resources": [args.upload_bucket.key_arn],
                     },
                     {
                         "sid": "ReadMetadata",
                         "actions": ["dynamodb:GetItem", "dynamodb:Query"],
                         "resources": [
-                            args.table_arn,
-                            Output.concat(args.table_arn, "/index/", SOURCE_KEY_INDEX),
+                            args.table.arn,
+                            Output.concat(args.table.arn, "/index/", SOURCE_KEY_INDEX),
                         ],
                     },
-                    {"sid": "DecryptMetadata", "actions": ["kms:Decrypt"], "resources": [args.table_key_arn]},
+                    {"sid": "DecryptMetadata", "actions": ["kms:Decrypt"], "resources": [args.table.key_arn]},
                 ]
             ),
             opts=ResourceOptions(parent=self),
@@ -921,15 +919,17 @@ class UploadApi(pulumi.ComponentResource):
         args = self._args
         if environment is None:
             environment = {
-                "UPLOAD_BUCKET": args.upload_bucket_name,
-                "PROCESSED_BUCKET": args.processed_bucket_name,
-                "METADATA_TABLE": args.table_name,
-                "VARIANTS": args.variants_json,
-                "MAX_PIXELS": str(args.max_pixels),
-                "MAX_ANIMATION_PIXELS": str(args.max_animation_pixels),
-                "MAX_UPLOAD_MB": str(args.max_upload_mb),
-                "PRESIGN_EXPIRES_SECONDS": str(args.presign_expires_seconds),
-                "CORS_ORIGINS": ",".join(args.cors_origins),
+                **data_environment(
+                    args.upload_bucket,
+                    args.processed_bucket,
+                    args.table,
+                    args.variants,
+                    args.max_pixels,
+                    args.max_animation_pixels,
+                ),
+                env.MAX_UPLOAD_MB: str(args.max_upload_mb),
+                env.PRESIGN_EXPIRES_SECONDS: str(args.presign_expires_seconds),
+                env.CORS_ORIGINS: ",".join(args.cors_origins),
             }
         recipe = LambdaFunction(
             self,

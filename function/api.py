@@ -34,10 +34,11 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from function import env as env_names
 from function.api_params import AUTO, HttpError, json_body, parse_upload, wants_json
 from function.api_service import ApiService
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "imgpipe"))
+logger = Logger(service=os.environ.get(env_names.POWERTOOLS_SERVICE_NAME, env_names.SERVICE))
 
 Event = Mapping[str, Any]
 Response = dict[str, Any]

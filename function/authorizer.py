@@ -36,9 +36,10 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from function import env as env_names
 from function.uploads import KeyRuleError, check_content_type, check_key
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "imgpipe"))
+logger = Logger(service=os.environ.get(env_names.POWERTOOLS_SERVICE_NAME, env_names.SERVICE))
 
 UNAUTHORIZED = "Unauthorized"  # the exact error text API Gateway maps to 401 UNAUTHORIZED
 PRINCIPAL = "imgpipe-upload"

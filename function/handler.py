@@ -12,8 +12,10 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "imgpipe"))
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "imgpipe"))
+from function import env as env_names
+
+logger = Logger(service=os.environ.get(env_names.POWERTOOLS_SERVICE_NAME, env_names.SERVICE))
+metrics = Metrics(namespace=os.environ.get(env_names.POWERTOOLS_METRICS_NAMESPACE, env_names.SERVICE))
 # Duplicate and ignored events record no metric; that is expected, not worth a warning each time.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 

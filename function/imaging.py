@@ -8,7 +8,7 @@ No boto3 and no AWS here, so the benchmark and the tests call it directly. The o
 * ``data`` — the uploaded object: its bytes, or a seekable binary file (the handler spools the
   S3 body to ``/tmp`` so the encoded source is not held in memory during encoding). Any
   extension; the content decides the format.
-* ``specs`` — :class:`function.variants.VariantSpec` tuple (``DEFAULT_VARIANTS`` or parsed config).
+* ``specs`` — :class:`function.variants.Variant` tuple (``DEFAULT_VARIANTS`` or parsed config).
 * ``max_pixels`` — refuse images with more pixels, read from the header *before* decoding.
 * ``threads`` — encoder threads; ``None`` = the CPUs this process may use (capped at
   :data:`MAX_THREADS`), ``1`` = everything on the calling thread.
@@ -54,7 +54,7 @@ from PIL import Image, ImageOps
 
 from function import geometry, png_fast, webp_direct
 from function.settings import DEFAULT_MAX_ANIMATION_PIXELS
-from function.variants import VariantSpec
+from function.variants import Variant
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
@@ -126,7 +126,7 @@ class VariantInfo:
 class EncodedVariant:
     """One encoded variant handed to the sink; ``buffer`` holds the encoded file."""
 
-    spec: VariantSpec
+    spec: Variant
     info: VariantInfo
     buffer: io.BytesIO
 
@@ -164,7 +164,7 @@ class ImageInfo:
 class _Plan:
     """Where one variant comes from: output size and crop box in *displayed source* pixels."""
 
-    spec: VariantSpec
+    spec: Variant
     size: tuple[int, int]
     box: tuple[float, float, float, float]
 
@@ -229,7 +229,7 @@ def _check_pixels(width: int, height: int, max_pixels: int) -> None:
         )
 
 
-def _plans(specs: Sequence[VariantSpec], width: int, height: int) -> list[_Plan]:
+def _plans(specs: Sequence[Variant], width: int, height: int) -> list[_Plan]:
     """Output size and source crop per spec (:mod:`function.geometry`: never upscales)."""
     plans = []
     whole = (0.0, 0.0, float(width), float(height))
@@ -298,14 +298,14 @@ def _source(data: Source) -> tuple[BinaryIO, int]:
     return data, size
 
 
-def decode(data: Source, specs: Sequence[VariantSpec], max_pixels: int) -> tuple[PILImage, ImageInfo, float]:
+def decode(data: Source, specs: Sequence[Variant], max_pixels: int) -> tuple[PILImage, ImageInfo, float]:
     """Validate and decode once. Returns (working image, info, base scale vs displayed pixels)."""
     work, info, scale, _ = _decode(data, specs, max_pixels)
     return work, info, scale
 
 
 def _decode(
-    data: Source, specs: Sequence[VariantSpec], max_pixels: int
+    data: Source, specs: Sequence[Variant], max_pixels: int
 ) -> tuple[PILImage, ImageInfo, float, PILImage]:
     """:func:`decode`, plus the opened source (positioned at frame 0) for reading more frames."""
     fp, nbytes = _source(data)
@@ -614,7 +614,7 @@ def _output_mode(mode: str, fmt: str) -> str:
     return mode  # PNG keeps L, LA, RGB, RGBA
 
 
-def _save_options(spec: VariantSpec, mode: str, icc: bytes | None, icc_mode: str) -> dict[str, Any]:
+def _save_options(spec: Variant, mode: str, icc: bytes | None, icc_mode: str) -> dict[str, Any]:
     """Pillow ``save`` options for one spec: quality, encoder effort, the source's ICC profile."""
     effort = spec.resolved_effort
     options: dict[str, Any]
@@ -704,7 +704,7 @@ def default_threads() -> int:
 
 def render_variants(
     data: Source,
-    specs: Sequence[VariantSpec],
+    specs: Sequence[Variant],
     max_pixels: int,
     threads: int | None = None,
     sink: Callable[[EncodedVariant], None] | None = None,
@@ -768,7 +768,7 @@ def render_variants(
 
 def process(
     data: Source,
-    specs: Sequence[VariantSpec],
+    specs: Sequence[Variant],
     max_pixels: int,
     threads: int | None = None,
     max_animation_pixels: int = DEFAULT_MAX_ANIMATION_PIXELS,
@@ -830,7 +830,7 @@ def render(
 
 
 def _render_contain(
-    data: Source, spec: VariantSpec, box: tuple[int, int], max_pixels: int, max_animation_pixels: int
+    data: Source, spec: Variant, box: tuple[int, int], max_pixels: int, max_animation_pixels: int
 ) -> tuple[bytes, str, int, int]:
     """``inside``, centred on a canvas (:func:`function.geometry.contain`: the box, shrunk to at
     most the source's pixel count): one decode, one encode."""

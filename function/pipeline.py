@@ -34,6 +34,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from function.events import ObjectRef, parse_event, variant_key
@@ -48,6 +49,19 @@ class LeaseHeldError(RuntimeError):
     """Another invocation is processing this image right now; raised so Lambda retries later."""
 
 
+class OutcomeStatus(StrEnum):
+    """What happened to one object (the handler's answer; ``done``/``failed`` are also the item's)."""
+
+    DONE = "done"
+    """Every variant written and the item recorded."""
+    FAILED = "failed"
+    """The image was refused or could not be processed; the item records why."""
+    DUPLICATE = "duplicate"
+    """Already finished (or being finished) by another delivery of the same event."""
+    IGNORED = "ignored"
+    """Not for this pipeline (another bucket, a variant, a folder placeholder)."""
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What happened to one object; the handler returns these (as dicts) for logs and tests."""
@@ -55,8 +69,7 @@ class Outcome:
     image_id: str
     bucket: str
     key: str
-    status: str
-    """``done``, ``failed``, ``duplicate`` (already finished), ``ignored`` (not ours)."""
+    status: OutcomeStatus
     detail: str = ""
 
     def as_dict(self) -> dict[str, str]:
@@ -93,7 +106,7 @@ class Pipeline:
         reason = _ignored(ref, self.settings)
         if reason:
             log.warning("ignored", extra={"reason": reason})
-            return Outcome(image_id, ref.bucket, ref.key, "ignored", reason)
+            return Outcome(image_id, ref.bucket, ref.key, OutcomeStatus.IGNORED, reason)
 
         started = time.time()
         owner = uuid.uuid4().hex
@@ -102,7 +115,7 @@ class Pipeline:
         if claim.result is ClaimResult.FINISHED:
             status = (claim.item or {}).get("status")
             log.info("duplicate", extra={"status": status})
-            return Outcome(image_id, ref.bucket, ref.key, "duplicate", f"already {status}")
+            return Outcome(image_id, ref.bucket, ref.key, OutcomeStatus.DUPLICATE, f"already {status}")
         if claim.result is ClaimResult.HELD:
             until = (claim.item or {}).get("lease_until")
             log.warning("lease held", extra={"lease_until": str(until)})
@@ -187,7 +200,7 @@ class Pipeline:
                 "duration_ms": duration_ms,
             },
         )
-        return Outcome(image_id, ref.bucket, ref.key, "done")
+        return Outcome(image_id, ref.bucket, ref.key, OutcomeStatus.DONE)
 
     def _fail(
         self, ref: ObjectRef, image_id: str, owner: str, started: float, error: str, nbytes: int | None
@@ -202,7 +215,7 @@ class Pipeline:
         self.metrics.add_metric(name="ProcessingDuration", unit="Milliseconds", value=duration_ms)
         # A bad upload is the user's problem, not an outage: warning, and no retry.
         self.logger.warning("failed", extra={"error": error, "duration_ms": duration_ms})
-        return Outcome(image_id, ref.bucket, ref.key, "failed", error)
+        return Outcome(image_id, ref.bucket, ref.key, OutcomeStatus.FAILED, error)
 
     def _cleanup(self, keys: list[str]) -> None:
         """Best effort (needs s3:DeleteObject): an orphan variant is better than a retry storm."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from function import env as env_names
 from function.pipeline import Pipeline
 from function.settings import Settings
 from function.store import Store
@@ -19,27 +20,27 @@ if TYPE_CHECKING:
     from function.api_service import ApiService
 
 _ENV_KEYS = (
-    "PROCESSED_BUCKET",
-    "METADATA_TABLE",
-    "VARIANTS",
-    "MAX_PIXELS",
-    "LOG_LEVEL",
-    "UPLOAD_BUCKET",
-    "ENCODE_THREADS",
-    "LEASE_SECONDS",
-    "MAX_SOURCE_BYTES",
+    env_names.PROCESSED_BUCKET,
+    env_names.METADATA_TABLE,
+    env_names.VARIANTS,
+    env_names.MAX_PIXELS,
+    env_names.LOG_LEVEL,
+    env_names.UPLOAD_BUCKET,
+    env_names.ENCODE_THREADS,
+    env_names.LEASE_SECONDS,
+    env_names.MAX_SOURCE_BYTES,
     "AWS_ENDPOINT_URL",
     "AWS_DEFAULT_REGION",
     "AWS_REGION",
 )
 _API_ENV_KEYS = (
-    "UPLOAD_BUCKET",
-    "PROCESSED_BUCKET",
-    "METADATA_TABLE",
-    "MAX_PIXELS",
-    "MAX_UPLOAD_MB",
-    "PRESIGN_EXPIRES_SECONDS",
-    "CORS_ORIGINS",
+    env_names.UPLOAD_BUCKET,
+    env_names.PROCESSED_BUCKET,
+    env_names.METADATA_TABLE,
+    env_names.MAX_PIXELS,
+    env_names.MAX_UPLOAD_MB,
+    env_names.PRESIGN_EXPIRES_SECONDS,
+    env_names.CORS_ORIGINS,
     "AWS_ENDPOINT_URL",
     "AWS_DEFAULT_REGION",
     "AWS_REGION",

@@ -10,7 +10,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from function.variants import DEFAULT_VARIANTS, VariantSpec, parse_variants
+from function import env as env_names
+from function.variants import DEFAULT_VARIANTS, Variant, parse_variants
 
 DEFAULT_MAX_PIXELS = 50_000_000
 # Frames × pixels of an animation that animated (WebP/GIF) variants keep; longer ones are cut to
@@ -32,7 +33,7 @@ class Settings:
     """``PROCESSED_BUCKET``: where variants go (never the upload bucket: no re-trigger loop)."""
     metadata_table: str
     """``METADATA_TABLE``: the DynamoDB table of image items (partition key ``image_id``)."""
-    variants: tuple[VariantSpec, ...] = DEFAULT_VARIANTS
+    variants: tuple[Variant, ...] = DEFAULT_VARIANTS
     """``VARIANTS``: JSON list from :func:`function.variants.variants_json`; unset = defaults."""
     max_pixels: int = DEFAULT_MAX_PIXELS
     """``MAX_PIXELS``: images with more pixels are refused before decoding."""
@@ -82,24 +83,24 @@ class Settings:
                 return default
             return value
 
-        bucket = required("PROCESSED_BUCKET", "the bucket that receives the variants")
-        table = required("METADATA_TABLE", "the DynamoDB table of image metadata")
+        bucket = required(env_names.PROCESSED_BUCKET, "the bucket that receives the variants")
+        table = required(env_names.METADATA_TABLE, "the DynamoDB table of image metadata")
         variants = DEFAULT_VARIANTS
-        raw_variants = (env.get("VARIANTS") or "").strip()
+        raw_variants = (env.get(env_names.VARIANTS) or "").strip()
         if raw_variants:
             try:
                 variants = parse_variants(raw_variants)
             except ValueError as exc:
                 problems.append(f"VARIANTS is invalid: {exc}")
-        max_pixels = positive_int("MAX_PIXELS", DEFAULT_MAX_PIXELS)
-        max_animation = positive_int("MAX_ANIMATION_PIXELS", DEFAULT_MAX_ANIMATION_PIXELS)
-        threads = positive_int("ENCODE_THREADS", None)
-        lease = positive_int("LEASE_SECONDS", DEFAULT_LEASE_SECONDS, lo=30)
-        max_bytes = positive_int("MAX_SOURCE_BYTES", None)
-        log_level = (env.get("LOG_LEVEL") or "INFO").strip().upper()
+        max_pixels = positive_int(env_names.MAX_PIXELS, DEFAULT_MAX_PIXELS)
+        max_animation = positive_int(env_names.MAX_ANIMATION_PIXELS, DEFAULT_MAX_ANIMATION_PIXELS)
+        threads = positive_int(env_names.ENCODE_THREADS, None)
+        lease = positive_int(env_names.LEASE_SECONDS, DEFAULT_LEASE_SECONDS, lo=30)
+        max_bytes = positive_int(env_names.MAX_SOURCE_BYTES, None)
+        log_level = (env.get(env_names.LOG_LEVEL) or "INFO").strip().upper()
         if log_level not in LOG_LEVELS:
             problems.append(f"LOG_LEVEL={log_level!r} must be one of {', '.join(LOG_LEVELS)}")
-        upload = (env.get("UPLOAD_BUCKET") or "").strip() or None
+        upload = (env.get(env_names.UPLOAD_BUCKET) or "").strip() or None
         if upload is not None and upload == bucket:
             problems.append(
                 "UPLOAD_BUCKET and PROCESSED_BUCKET are the same bucket: variants would re-trigger "
@@ -146,7 +147,8 @@ class ApiSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ApiSettings:
         env = os.environ if env is None else env
-        missing = [n for n in ("UPLOAD_BUCKET", "PROCESSED_BUCKET", "METADATA_TABLE") if not env.get(n)]
+        required = (env_names.UPLOAD_BUCKET, env_names.PROCESSED_BUCKET, env_names.METADATA_TABLE)
+        missing = [n for n in required if not env.get(n)]
         if missing:
             raise SettingsError(f"API function misconfigured: set {', '.join(missing)} (the program does)")
 
@@ -159,14 +161,14 @@ class ApiSettings:
                 )
             return int(raw)
 
+        origins = env.get(env_names.CORS_ORIGINS, "*")
         return cls(
-            upload_bucket=env["UPLOAD_BUCKET"],
-            processed_bucket=env["PROCESSED_BUCKET"],
-            metadata_table=env["METADATA_TABLE"],
-            max_pixels=integer("MAX_PIXELS", DEFAULT_MAX_PIXELS),
-            max_animation_pixels=integer("MAX_ANIMATION_PIXELS", DEFAULT_MAX_ANIMATION_PIXELS),
-            max_upload_bytes=integer("MAX_UPLOAD_MB", 100) * 1024 * 1024,
-            presign_expires=integer("PRESIGN_EXPIRES_SECONDS", 900),
-            cors_origins=tuple(o.strip() for o in env.get("CORS_ORIGINS", "*").split(",") if o.strip())
-            or ("*",),
+            upload_bucket=env[env_names.UPLOAD_BUCKET],
+            processed_bucket=env[env_names.PROCESSED_BUCKET],
+            metadata_table=env[env_names.METADATA_TABLE],
+            max_pixels=integer(env_names.MAX_PIXELS, DEFAULT_MAX_PIXELS),
+            max_animation_pixels=integer(env_names.MAX_ANIMATION_PIXELS, DEFAULT_MAX_ANIMATION_PIXELS),
+            max_upload_bytes=integer(env_names.MAX_UPLOAD_MB, 100) * 1024 * 1024,
+            presign_expires=integer(env_names.PRESIGN_EXPIRES_SECONDS, 900),
+            cors_origins=tuple(o.strip() for o in origins.split(",") if o.strip()) or ("*",),
         )

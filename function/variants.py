@@ -1,17 +1,41 @@
 """The variant contract shared by stack config (validated at preview) and the handler.
 
-Pure Python, no Pillow or boto3 import: the Pulumi program imports this module too.
+Pure Python, no Pillow or boto3 import: the Pulumi program imports this module too, and its
+component inputs take :class:`Variant` objects (no ``from __future__ import annotations``: Pulumi's
+component schema analyzer reads these annotations as types).
 """
-
-from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from enum import StrEnum
+from typing import Any
 
-Format = Literal["jpeg", "png", "webp", "avif", "gif"]
-Fit = Literal["inside", "cover"]
+
+class ImageFormat(StrEnum):
+    """Output format of a variant."""
+
+    JPEG = "jpeg"
+    """Lossy, smallest for photos; no transparency (flattened onto white)."""
+    PNG = "png"
+    """Lossless, keeps transparency; large for photos."""
+    WEBP = "webp"
+    """Lossy WebP: smaller than JPEG at the same quality, keeps transparency and animation."""
+    AVIF = "avif"
+    """AVIF: smaller than WebP at the same quality, slower to encode; first frame only."""
+    GIF = "gif"
+    """GIF: 256 colours, keeps animation."""
+
+
+class Fit(StrEnum):
+    """How a variant fits its ``max_width`` x ``max_height`` bounds."""
+
+    INSIDE = "inside"
+    """Scale down to fit inside the bounds, keeping the aspect ratio (never upscales)."""
+    COVER = "cover"
+    """Scale and centre-crop to fill the bounds exactly (needs both bounds)."""
+
 
 FORMATS: dict[str, tuple[str, str]] = {
     # format -> (file extension, content type)
@@ -48,12 +72,12 @@ MAX_DIMENSION = 16384
 
 
 @dataclass(frozen=True)
-class VariantSpec:
+class Variant:
     """One output rendition of every uploaded image."""
 
     name: str
     """Variant name, used in object keys and the metadata item (``[a-z0-9-]``, ≤ 32 chars)."""
-    format: Format
+    format: ImageFormat
     """Output format: ``jpeg``, ``png``, ``webp``, ``avif`` or ``gif`` (WebP and GIF keep an
     animated source's animation; the others take its first frame)."""
     quality: int = DEFAULT_QUALITY
@@ -63,12 +87,17 @@ class VariantSpec:
     """Bound on the output width in pixels; ``None`` keeps the source width."""
     max_height: int | None = None
     """Bound on the output height in pixels; ``None`` keeps the source height."""
-    fit: Fit = "inside"
+    fit: Fit = Fit.INSIDE
     """``inside`` keeps the aspect ratio within the bounds; ``cover`` fills them and crops."""
     effort: int | None = None
     """Encoder effort (WebP method 0..6, PNG compress_level 0..9, JPEG optimize 0/1,
     AVIF 0..10 = speed 10 - effort, GIF optimize 0/1);
     ``None`` takes :data:`DEFAULT_EFFORT` for the format."""
+
+    def __post_init__(self) -> None:
+        # plain strings ("jpeg", "cover") are accepted and stored as the enum members
+        object.__setattr__(self, "format", ImageFormat(self.format))
+        object.__setattr__(self, "fit", Fit(self.fit))
 
     @property
     def extension(self) -> str:
@@ -86,12 +115,15 @@ class VariantSpec:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
 
-DEFAULT_VARIANTS: tuple[VariantSpec, ...] = (
-    VariantSpec("compressed", "jpeg", quality=85),
-    VariantSpec("low", "jpeg", quality=60),
-    VariantSpec("webp", "webp", quality=85),
-    VariantSpec("png", "png"),
-    VariantSpec("thumbnail", "jpeg", quality=85, max_width=200, max_height=200),
+# Older name of Variant, for code written before the rename.
+VariantSpec = Variant
+
+DEFAULT_VARIANTS: tuple[Variant, ...] = (
+    Variant("compressed", ImageFormat.JPEG, quality=85),
+    Variant("low", ImageFormat.JPEG, quality=60),
+    Variant("webp", ImageFormat.WEBP, quality=85),
+    Variant("png", ImageFormat.PNG),
+    Variant("thumbnail", ImageFormat.JPEG, quality=85, max_width=200, max_height=200),
 )
 
 _FIELDS = {"name", "format", "quality", "max_width", "max_height", "fit", "effort"}
@@ -106,8 +138,8 @@ def _int(where: str, field: str, value: Any, lo: int, hi: int) -> int:
     return int(value)
 
 
-def parse_variant(raw: Any, index: int = 0) -> VariantSpec:
-    """Build one :class:`VariantSpec` from config, with an error that says what to fix."""
+def parse_variant(raw: Any, index: int = 0) -> Variant:
+    """Build one :class:`Variant` from config, with an error that says what to fix."""
     where = f"variants[{index}]"
     if not isinstance(raw, dict):
         raise ValueError(f"{where}: expected an object like {{name, format, quality}}, got {raw!r}")
@@ -128,19 +160,19 @@ def parse_variant(raw: Any, index: int = 0) -> VariantSpec:
     for field in ("max_width", "max_height"):
         value = raw.get(field)
         dims[field] = None if value is None else _int(where, field, value, 1, MAX_DIMENSION)
-    fit = raw.get("fit", "inside")
-    if fit not in ("inside", "cover"):
+    fit = raw.get("fit", Fit.INSIDE)
+    if fit not in tuple(Fit):
         raise ValueError(f"{where}: 'fit' must be 'inside' or 'cover', got {fit!r}")
-    if fit == "cover" and (dims["max_width"] is None or dims["max_height"] is None):
+    if fit == Fit.COVER and (dims["max_width"] is None or dims["max_height"] is None):
         raise ValueError(f"{where}: fit 'cover' needs both max_width and max_height")
     effort = raw.get("effort")
     if effort is not None:
         lo, hi = EFFORT_RANGE[fmt]
         effort = _int(where, "effort", effort, lo, hi)
-    return VariantSpec(name, fmt, quality, dims["max_width"], dims["max_height"], fit, effort)  # type: ignore[arg-type]
+    return Variant(name, ImageFormat(fmt), quality, dims["max_width"], dims["max_height"], Fit(fit), effort)
 
 
-def parse_variants(raw: Any) -> tuple[VariantSpec, ...]:
+def parse_variants(raw: Any) -> tuple[Variant, ...]:
     """Validate a list of variant objects (or its JSON text); names must be unique."""
     if isinstance(raw, str):
         try:
@@ -158,6 +190,6 @@ def parse_variants(raw: Any) -> tuple[VariantSpec, ...]:
     return specs
 
 
-def variants_json(specs: tuple[VariantSpec, ...] | list[VariantSpec]) -> str:
+def variants_json(specs: Sequence[Variant]) -> str:
     """The compact JSON the program puts in the function's ``VARIANTS`` environment variable."""
     return json.dumps([s.to_dict() for s in specs], separators=(",", ":"), sort_keys=True)

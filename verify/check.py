@@ -32,7 +32,7 @@ from PIL import Image
 
 from function import events
 from function.events import image_id
-from function.variants import DEFAULT_VARIANTS, FORMATS, VariantSpec, parse_variants
+from function.variants import DEFAULT_VARIANTS, FORMATS, Variant, parse_variants
 from localaws import client_args
 from verify.photos import TestPhoto, generate_photos
 from verify.report import UploadResult, VariantResult, VerifyReport
@@ -63,13 +63,13 @@ VARIANT_FIELDS: dict[str, type] = {
 _PIL_FORMATS = {"JPEG": "jpeg", "PNG": "png", "WEBP": "webp"}
 
 
-def variant_key(source_key: str, variant: VariantSpec, img_id: str) -> str:
+def variant_key(source_key: str, variant: Variant, img_id: str) -> str:
     """Where ``variant`` of ``source_key`` must be: the contract's key (``function.events``, the
     one definition the handler writes with, including its cut at S3's 1,024-byte key limit)."""
     return events.variant_key(source_key, variant.name, img_id, variant.extension)
 
 
-def expected_size(spec: VariantSpec, width: int, height: int) -> tuple[int, int] | None:
+def expected_size(spec: Variant, width: int, height: int) -> tuple[int, int] | None:
     """The size a variant of a ``width``×``height`` (displayed) image must have.
 
     ``None`` when only bounds can be checked (``cover`` on a source smaller than the box).
@@ -149,7 +149,7 @@ def http(
         return e.code, dict(e.headers.items()), e.read()
 
 
-def deployed_variants(stack: Stack, report: VerifyReport) -> tuple[VariantSpec, ...]:
+def deployed_variants(stack: Stack, report: VerifyReport) -> tuple[Variant, ...]:
     """The variants the deployed function is configured with (its ``VARIANTS`` environment)."""
     name = stack.outputs["function_name"]
     try:
@@ -251,7 +251,7 @@ def wait_until_done(
         delay = min(delay * 1.5, 2.0)
 
 
-def check_item(upload: UploadResult, variants: Sequence[VariantSpec], report: VerifyReport) -> bool:
+def check_item(upload: UploadResult, variants: Sequence[Variant], report: VerifyReport) -> bool:
     """Check the metadata item; True when it is ``done`` (so the variants are worth checking)."""
     item = upload.item or {}
     subject = upload.subject
@@ -308,7 +308,7 @@ def check_item(upload: UploadResult, variants: Sequence[VariantSpec], report: Ve
     return True
 
 
-def check_variant(stack: Stack, upload: UploadResult, spec: VariantSpec, report: VerifyReport) -> None:
+def check_variant(stack: Stack, upload: UploadResult, spec: Variant, report: VerifyReport) -> None:
     bucket = stack.outputs["processed_bucket"]
     key = variant_key(upload.key, spec, upload.image_id)
     label = f"variant {spec.name}"

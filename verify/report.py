@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from function.variants import VariantSpec
+from function.variants import Variant
 from verify.photos import TestPhoto
 
 
@@ -23,7 +23,7 @@ class Check:
 
 @dataclass
 class VariantResult:
-    spec: VariantSpec
+    spec: Variant
     key: str
     data: bytes = b""
     format: str = ""

@@ -10,7 +10,7 @@ from PIL import Image
 
 from function import imaging
 from function.imaging import PermanentImageError, process, render, render_variants
-from function.variants import DEFAULT_VARIANTS, VariantSpec
+from function.variants import DEFAULT_VARIANTS, Variant
 from tests.function import samples
 
 LIMIT = 10_000_000
@@ -97,8 +97,8 @@ def test_sink_receives_each_variant_once_and_info_is_in_spec_order() -> None:
 def test_small_variants_from_a_large_jpeg_use_draft_and_keep_exact_sizes() -> None:
     data = samples.jpeg((1600, 1200))
     specs = (
-        VariantSpec("thumb", "jpeg", max_width=200, max_height=200),
-        VariantSpec("tiny", "png", max_width=50),
+        Variant("thumb", "jpeg", max_width=200, max_height=200),
+        Variant("tiny", "png", max_width=50),
     )
     base, _info, scale = imaging.decode(data, specs, LIMIT)
     assert scale >= 2 and base.size[0] < 1600  # decoded at reduced DCT scale
@@ -108,9 +108,9 @@ def test_small_variants_from_a_large_jpeg_use_draft_and_keep_exact_sizes() -> No
 
 def test_cover_crops_to_the_box_and_nothing_is_upscaled() -> None:
     specs = (
-        VariantSpec("square", "jpeg", max_width=60, max_height=60, fit="cover"),
-        VariantSpec("huge", "png", max_width=5000, max_height=5000),
-        VariantSpec("wide", "webp", max_width=1000, max_height=40, fit="cover"),
+        Variant("square", "jpeg", max_width=60, max_height=60, fit="cover"),
+        Variant("huge", "png", max_width=5000, max_height=5000),
+        Variant("wide", "webp", max_width=1000, max_height=40, fit="cover"),
     )
     info, encoded = process(samples.jpeg((120, 80)), specs, LIMIT)
     assert [(v.info.width, v.info.height) for v in encoded] == [(60, 60), (120, 80), (120, 40)]
@@ -119,15 +119,15 @@ def test_cover_crops_to_the_box_and_nothing_is_upscaled() -> None:
 
 def test_effort_reaches_the_encoder() -> None:
     data = samples.jpeg((300, 200))
-    fast = process(data, (VariantSpec("p", "png", effort=0),), LIMIT)[1][0]
-    small = process(data, (VariantSpec("p", "png", effort=9),), LIMIT)[1][0]
+    fast = process(data, (Variant("p", "png", effort=0),), LIMIT)[1][0]
+    small = process(data, (Variant("p", "png", effort=9),), LIMIT)[1][0]
     assert fast.info.bytes > small.info.bytes  # level 0 stores, level 9 compresses
 
 
 def test_webp_dimension_limit_is_a_clear_permanent_error() -> None:
     data = samples.encode(Image.new("L", (16500, 2), 0), "PNG")
     with pytest.raises(PermanentImageError, match="WebP cannot exceed 16383 px"):
-        process(data, (VariantSpec("w", "webp"),), LIMIT)
+        process(data, (Variant("w", "webp"),), LIMIT)
 
 
 @pytest.mark.parametrize(
@@ -277,7 +277,7 @@ def test_a_small_display_profile_is_kept_verbatim(fmt: str) -> None:
 
     icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     src = samples.encode(samples.photo((64, 48)), "JPEG", icc_profile=icc)
-    _, [variant] = process(src, (VariantSpec("v", fmt, max_width=32),), LIMIT)  # type: ignore[arg-type]
+    _, [variant] = process(src, (Variant("v", fmt, max_width=32),), LIMIT)  # type: ignore[arg-type]
     assert _open(variant.data).info.get("icc_profile") == icc
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from function.settings import DEFAULT_MAX_PIXELS, ApiSettings, Settings, SettingsError
-from function.variants import DEFAULT_VARIANTS, VariantSpec, variants_json
+from function.variants import DEFAULT_VARIANTS, Variant, variants_json
 
 BASE = {"PROCESSED_BUCKET": "processed", "METADATA_TABLE": "table"}
 
@@ -18,7 +18,7 @@ def test_defaults() -> None:
 
 
 def test_all_values_parsed() -> None:
-    specs = (VariantSpec("t", "webp", quality=50, max_width=10),)
+    specs = (Variant("t", "webp", quality=50, max_width=10),)
     s = Settings.from_env(
         {
             **BASE,

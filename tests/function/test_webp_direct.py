@@ -8,10 +8,10 @@ import pytest
 from PIL import Image, ImageChops, ImageCms
 
 from function import imaging, webp_direct
-from function.variants import VariantSpec
+from function.variants import Variant
 from tests.function import samples
 
-WEBP = (VariantSpec("webp", "webp", quality=85),)
+WEBP = (Variant("webp", "webp", quality=85),)
 pytestmark = pytest.mark.skipif(webp_direct.libwebp() is None, reason="libwebp not loadable here")
 
 

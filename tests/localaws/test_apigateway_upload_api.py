@@ -24,6 +24,7 @@ import requests
 from moto import mock_aws
 from PIL import Image
 
+from components.inputs import ApiAuth, Architecture, DataStore
 from components.upload_api import UploadApi, UploadApiArgs
 from localaws.apigateway import Request, Response, StageServer
 from localaws.engine import LocalEngine, LocalMocks
@@ -97,25 +98,19 @@ def _data_stores() -> str:
 def _args(**overrides: Any) -> UploadApiArgs:
     arn = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/k"
     args = UploadApiArgs(
-        upload_bucket_name=UPLOADS,
-        upload_bucket_arn=f"arn:aws:s3:::{UPLOADS}",
-        upload_key_arn=arn,
-        processed_bucket_name=PROCESSED,
-        processed_bucket_arn=f"arn:aws:s3:::{PROCESSED}",
-        processed_key_arn=arn,
-        table_name=TABLE,
-        table_arn=f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{TABLE}",
-        table_key_arn=arn,
+        upload_bucket=DataStore(name=UPLOADS, arn=f"arn:aws:s3:::{UPLOADS}", key_arn=arn),
+        processed_bucket=DataStore(name=PROCESSED, arn=f"arn:aws:s3:::{PROCESSED}", key_arn=arn),
+        table=DataStore(name=TABLE, arn=f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{TABLE}", key_arn=arn),
         code=pulumi.AssetArchive({"function": pulumi.FileArchive("./function")}),
         layer_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:pillow:1",
-        architecture="x86_64",
+        architecture=Architecture.X86_64,
         memory_mb=512,
         timeout_seconds=20,
         log_retention_days=7,
-        variants_json="[]",
+        variants=(),
         max_pixels=4_000_000,
         max_upload_mb=30,
-        api_auth="api_key",
+        api_auth=ApiAuth.API_KEY,
         cors_origins=["*"],
         # high: these tests run on the wall clock (test_apigateway_limits drives limits)
         throttle_rate_limit=1000.0,
@@ -416,7 +411,7 @@ def test_quoted_key_roundtrip_over_http(deployed: Deployed) -> None:
 
 
 def test_iam_mode_requires_a_known_access_key(local_aws: str) -> None:
-    deployed = deploy(local_aws, "iamapi", api_auth="iam")
+    deployed = deploy(local_aws, "iamapi", api_auth=ApiAuth.IAM)
     assert deployed.key == ""
     resp = deployed.request("GET", f"/images/{IMAGE_ID}", key=False)
     assert (resp.status, resp.json()) == (403, {"message": "Missing Authentication Token"})

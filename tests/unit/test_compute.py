@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from function.variants import variants_json
 from tests.unit.mocks import ACCOUNT, Graph, Recorded, run_program
 from tests.unit.test_config import load
 from tests.unit.test_policy_graph import stack_config
@@ -50,7 +51,7 @@ def test_function_environment_is_the_contract(dev: Graph) -> None:
         "UPLOAD_BUCKET": child(dev, "uploads", "aws:s3/bucket:Bucket").id,
         "PROCESSED_BUCKET": child(dev, "processed", "aws:s3/bucket:Bucket").id,
         "METADATA_TABLE": child(dev, "metadata", "aws:dynamodb/table:Table").id,
-        "VARIANTS": load(stack_config("dev")).variants_json,
+        "VARIANTS": variants_json(load(stack_config("dev")).variants),
         "MAX_PIXELS": "50000000",
         "MAX_ANIMATION_PIXELS": "100000000",
         "MAX_SOURCE_BYTES": str(25 * 1024 * 1024),

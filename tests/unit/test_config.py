@@ -14,7 +14,8 @@ import yaml
 
 from components import config as cfg
 from components.config import ConfigError, StackConfig
-from function.variants import DEFAULT_VARIANTS, parse_variants
+from components.inputs import Architecture
+from function.variants import DEFAULT_VARIANTS, parse_variants, variants_json
 from tests.unit.mocks import config_strings, run_program
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -124,7 +125,7 @@ def test_structured_values_arrive_as_json_text() -> None:
         {"variants": json.dumps([tiny]), "corsOrigins": ["https://a.example", "http://localhost:3000"]}
     )
     assert [(v.name, v.format, v.quality, v.max_width) for v in got.variants] == [("tiny", "webp", 50, 64)]
-    assert json.loads(got.variants_json) == [{**tiny, "fit": "inside"}]
+    assert json.loads(variants_json(got.variants)) == [{**tiny, "fit": "inside"}]
     assert got.cors_origins == ("https://a.example", "http://localhost:3000")
     assert load({"corsOrigins": "https://one.example"}).cors_origins == ("https://one.example",)
 
@@ -179,9 +180,10 @@ def test_missing_layer_zip_says_run_make_layer(tmp_path: Path, monkeypatch: pyte
         StackConfig().require_layer_zip()
     monkeypatch.delenv(cfg.LAYER_ZIP_ENV)
     monkeypatch.chdir(ROOT)
-    assert StackConfig(architecture="x86_64").layer_zip == Path("layer/build/layer-x86_64-py3.12.zip")
+    x86 = StackConfig(architecture=Architecture.X86_64)
+    assert x86.layer_zip == Path("layer/build/layer-x86_64-py3.12.zip")
     monkeypatch.chdir(tmp_path)
-    assert StackConfig(architecture="x86_64").layer_zip == ROOT / "layer/build/layer-x86_64-py3.12.zip"
+    assert x86.layer_zip == ROOT / "layer/build/layer-x86_64-py3.12.zip"
 
 
 def test_invalid_config_fails_the_program_run_before_any_resource() -> None:

@@ -1,6 +1,7 @@
-"""Every function of the stack (image processor, API, render) is built by the one recipe in
-components/lambda_function.py: same runtime and logging, a role only Lambda assumes, its own log
-group with retention, a policy that ends with writing to that group, and both ready first."""
+"""Every function of the stack (image processor, API, render, upload authorizer) is built by the
+one recipe in components/lambda_function.py: same runtime and logging, a role only Lambda assumes,
+its own log group with retention, a policy that ends with writing to that group, and both ready
+first."""
 
 import json
 

@@ -16,6 +16,7 @@ from components.api_templates import (
     get_item_request_template,
     query_request_template,
 )
+from components.inputs import ApiAuth, Architecture, DataStore
 from components.lambda_function import function_name_for
 from components.upload_api import UploadApi, UploadApiArgs
 from tests.unit.mocks import ImgpipeMocks
@@ -75,25 +76,19 @@ KEYS = {n: f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{n}" for n in ("upload", "proces
 
 def make_args(**overrides: Any) -> UploadApiArgs:
     args = UploadApiArgs(
-        upload_bucket_name="uploads-b",
-        upload_bucket_arn=UPLOAD_ARN,
-        upload_key_arn=KEYS["upload"],
-        processed_bucket_name="processed-b",
-        processed_bucket_arn=PROCESSED_ARN,
-        processed_key_arn=KEYS["processed"],
-        table_name="meta",
-        table_arn=TABLE_ARN,
-        table_key_arn=KEYS["table"],
+        upload_bucket=DataStore(name="uploads-b", arn=UPLOAD_ARN, key_arn=KEYS["upload"]),
+        processed_bucket=DataStore(name="processed-b", arn=PROCESSED_ARN, key_arn=KEYS["processed"]),
+        table=DataStore(name="meta", arn=TABLE_ARN, key_arn=KEYS["table"]),
         code=pulumi.AssetArchive({}),
         layer_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:pillow:3",
-        architecture="arm64",
+        architecture=Architecture.ARM64,
         memory_mb=1024,
         timeout_seconds=28,
         log_retention_days=14,
-        variants_json="[]",
+        variants=(),
         max_pixels=50_000_000,
         max_upload_mb=50,
-        api_auth="api_key",
+        api_auth=ApiAuth.API_KEY,
         cors_origins=["*"],
         throttle_rate_limit=20.0,
         throttle_burst_limit=40,
@@ -217,7 +212,7 @@ def test_api_key_on_every_method_but_preflights(graph: tuple[Mocks, dict[str, An
 
 
 def test_iam_auth_uses_sigv4_and_no_key() -> None:
-    mocks, out = build(api_auth="iam")
+    mocks, out = build(api_auth=ApiAuth.IAM)
     for (name, verb), inputs in _methods(mocks).items():
         expected = "NONE" if verb == "OPTIONS" else "AWS_IAM"
         assert inputs["authorization"] == expected, name
@@ -441,8 +436,8 @@ def test_deployment_trigger_changes_with_the_api_only() -> None:
     base = _trigger()
     assert _trigger() == base  # stable: no redeploy without a change
     assert _trigger(cors_origins=["https://app.example"]) != base
-    assert _trigger(api_auth="iam") != base
-    assert _trigger(table_name="other") != base
+    assert _trigger(api_auth=ApiAuth.IAM) != base
+    assert _trigger(table=DataStore(name="other", arn=TABLE_ARN, key_arn=KEYS["table"])) != base
 
 
 @pytest.mark.parametrize(

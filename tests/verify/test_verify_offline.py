@@ -21,7 +21,7 @@ import pytest
 from moto import mock_aws
 from PIL import Image, ImageOps
 
-from function.variants import DEFAULT_VARIANTS, VariantSpec, variants_json
+from function.variants import DEFAULT_VARIANTS, Variant, variants_json
 from tests.data_stores import create_data_stores
 from verify.check import expected_size, image_id, run_verify, variant_key
 from verify.contact_sheet import make_contact_sheet
@@ -65,7 +65,7 @@ def stack() -> Iterator[dict[str, str]]:
         }
 
 
-def _process(bucket: str, key: str, version: str | None, variants: tuple[VariantSpec, ...]) -> None:
+def _process(bucket: str, key: str, version: str | None, variants: tuple[Variant, ...]) -> None:
     """A minimal correct pipeline for one upload (the contract, nothing more)."""
     s3 = boto3.client("s3", region_name=REGION)
     data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
@@ -111,7 +111,7 @@ def _process(bucket: str, key: str, version: str | None, variants: tuple[Variant
     )
 
 
-def _processor(variants: tuple[VariantSpec, ...], stop: threading.Event) -> None:
+def _processor(variants: tuple[Variant, ...], stop: threading.Event) -> None:
     s3 = boto3.client("s3", region_name=REGION)
     seen: set[tuple[str, str]] = set()
     while not stop.wait(0.05):
@@ -217,7 +217,7 @@ def test_verify_expects_the_key_the_handler_writes_for_long_and_odd_keys() -> No
     assert expected.endswith("_thumbnail_0123456789abcdef.jpg")
     assert variant_key("..a", spec, "1") == "._thumbnail_1.jpg"  # the last extension only
     assert variant_key("a.tar.gz", spec, "1") == "a.tar_thumbnail_1.jpg"
-    cover = VariantSpec("sq", "jpeg", max_width=100, max_height=100, fit="cover")
+    cover = Variant("sq", "jpeg", max_width=100, max_height=100, fit="cover")
     assert expected_size(cover, 640, 480) == (100, 100)
     assert expected_size(cover, 80, 60) is None
 

@@ -1,0 +1,40 @@
+"""Names of the environment variables the stack sets on the functions and the functions read.
+
+One place for both sides: ``components/`` imports these names to set the variables, and
+``function/settings.py`` (and the handlers) read them. No imports, so the program can use it
+without loading anything of the function's.
+"""
+
+UPLOAD_BUCKET = "UPLOAD_BUCKET"
+"""The upload bucket: presigned uploads go there; the image function ignores events from any other."""
+PROCESSED_BUCKET = "PROCESSED_BUCKET"
+"""The bucket of the variants (and of the render cache under ``renders/``)."""
+METADATA_TABLE = "METADATA_TABLE"
+"""The DynamoDB table of image items."""
+VARIANTS = "VARIANTS"
+"""The variant specs as JSON (:func:`function.variants.variants_json`)."""
+MAX_PIXELS = "MAX_PIXELS"
+"""Images with more pixels are refused before decoding."""
+MAX_ANIMATION_PIXELS = "MAX_ANIMATION_PIXELS"
+"""Frames x pixels of an animation that animated variants keep (longer ones are cut)."""
+MAX_SOURCE_BYTES = "MAX_SOURCE_BYTES"
+"""Image function: larger objects are refused without being downloaded."""
+MAX_UPLOAD_MB = "MAX_UPLOAD_MB"
+"""API function: the largest upload ``POST /uploads`` presigns, in MiB."""
+PRESIGN_EXPIRES_SECONDS = "PRESIGN_EXPIRES_SECONDS"
+"""API function: lifetime of the presigned URLs it hands out."""
+CORS_ORIGINS = "CORS_ORIGINS"
+"""API function: comma-separated allowed origins (``*`` for any)."""
+ENCODE_THREADS = "ENCODE_THREADS"
+"""Image function (optional): encoder threads; unset = the vCPUs of the function's memory size."""
+LEASE_SECONDS = "LEASE_SECONDS"
+"""Image function (optional): how long a ``processing`` claim blocks other invocations."""
+LOG_LEVEL = "LOG_LEVEL"
+"""DEBUG, INFO, WARNING, ERROR or CRITICAL (Powertools Logger reads it too)."""
+POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
+"""Powertools: the ``service`` of every log line and metric."""
+POWERTOOLS_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
+"""Powertools: the CloudWatch namespace of the custom metrics."""
+
+SERVICE = "imgpipe"
+"""The value of both Powertools variables (the dashboard and alarms read the ``imgpipe`` namespace)."""
