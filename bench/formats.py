@@ -1,4 +1,4 @@
-"""The formats rows of ``make bench`` (issue 16): AVIF encode against WebP, HEIC and AVIF decode.
+"""The formats rows of ``make bench``: AVIF encode against WebP, HEIC and AVIF decode.
 
     python -m bench.formats IMAGE CACHE_DIR   # prints one JSON line (run in a fresh process)
 

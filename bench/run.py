@@ -46,7 +46,7 @@ TARGETS = {
     # The largest imgpipe ÷ naive output size over the variants (same quality setting).
     "max_size_ratio_vs_naive": ("<=", 1.10),
     # Full-size AVIF variant ÷ full-size WebP variant, encode CPU seconds, at their defaults
-    # (bench/formats.py; issue 16 chose the AVIF speed by it).
+    # (bench/formats.py; the default AVIF speed was chosen by it).
     "avif_vs_webp_cpu": ("<=", 2.0),
 }
 FORMAT_ROWS = {

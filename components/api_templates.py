@@ -40,7 +40,8 @@ def _item_template(var: str) -> str:
 
     Variants get a stage-relative ``url`` served by ``GET /images/{image_id}/variants/{name}``.
     The item's ``source_bucket`` and each variant's ``bucket`` stay in the table but are not
-    served: answers name no bucket (issue 12); the ``url`` is how a client gets the bytes.
+    served: a client needs no bucket name, and answers do not disclose where objects are stored;
+    the ``url`` is how a client gets the bytes.
     """
     s = f"${var}"
     return (
@@ -57,7 +58,7 @@ def _item_template(var: str) -> str:
         f' "created_at": #if({s}.created_at.S)"{s}.created_at.S"#{{else}}null#end,\n'
         f' "processed_at": #if({s}.processed_at.S)"{s}.processed_at.S"#{{else}}null#end,\n'
         f' "duration_ms": #if({s}.duration_ms.N){s}.duration_ms.N#{{else}}null#end,\n'
-        # issue 16: animated sources keep their frames in WebP/GIF variants; alpha drives format=auto
+        # animated sources keep their frames in WebP/GIF variants; alpha lets format=auto pick PNG
         f' "animated": #if({s}.animated.BOOL)true#{{else}}false#end,\n'
         f' "frames": #if({s}.frames.N){s}.frames.N#{{else}}null#end,\n'
         f' "alpha": #if({s}.alpha.BOOL)true#{{else}}false#end,\n'

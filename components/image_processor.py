@@ -92,13 +92,21 @@ class ImageProcessor(pulumi.ComponentResource):
     """
 
     function_name: Output[str]
+    """The image function's name."""
     function_arn: Output[str]
+    """The image function's ARN."""
     layer_arn: Output[str]
+    """The Pillow + Powertools layer version ARN (the API functions use it too)."""
     role_arn: Output[str]
+    """The image function's role ARN."""
     dlq_url: Output[str]
+    """URL of the dead-letter queue (events that failed every retry)."""
     dlq_arn: Output[str]
+    """ARN of the dead-letter queue."""
     dlq_name: Output[str]
+    """Name of the dead-letter queue."""
     log_group_name: Output[str]
+    """The image function's log group."""
 
     def __init__(self, name: str, args: ImageProcessorArgs, opts: ResourceOptions | None = None) -> None:
         super().__init__("imgpipe:compute:ImageProcessor", name, None, opts)

@@ -39,8 +39,11 @@ class MetadataTable(pulumi.ComponentResource):
     """
 
     table_name: Output[str]
+    """The table name."""
     table_arn: Output[str]
+    """The table ARN (its indexes are ``<arn>/index/<name>``)."""
     key_arn: Output[str]
+    """ARN of the KMS key that encrypts the table."""
 
     def __init__(self, name: str, args: MetadataTableArgs, opts: ResourceOptions | None = None) -> None:
         super().__init__("imgpipe:storage:MetadataTable", name, None, opts)

@@ -57,8 +57,11 @@ class Monitoring(pulumi.ComponentResource):
     """
 
     topic_arn: Output[str]
+    """The SNS topic the alarms notify."""
     dashboard_name: Output[str]
+    """The CloudWatch dashboard name."""
     dashboard_url: Output[str]
+    """Console URL of the dashboard."""
 
     def __init__(self, name: str, args: MonitoringArgs, opts: ResourceOptions | None = None) -> None:
         super().__init__("imgpipe:ops:Monitoring", name, None, opts)

@@ -56,8 +56,11 @@ class SecureBucket(pulumi.ComponentResource):
     """
 
     bucket_name: Output[str]
+    """The bucket name (``<project>-<stack>-<purpose>-<hex>``)."""
     bucket_arn: Output[str]
+    """The bucket ARN."""
     key_arn: Output[str]
+    """ARN of the KMS key that encrypts the bucket."""
 
     def __init__(self, name: str, args: SecureBucketArgs, opts: ResourceOptions | None = None) -> None:
         super().__init__("imgpipe:storage:SecureBucket", name, None, opts)

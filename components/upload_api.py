@@ -157,10 +157,15 @@ class UploadApi(pulumi.ComponentResource):
     """
 
     api_url: Output[str]
+    """The stage's invoke URL, no trailing slash."""
     api_key: Output[str]
+    """The API key (secret); empty with IAM auth."""
     rest_api_id: Output[str]
+    """The REST API id."""
     rest_api_name: Output[str]
+    """The REST API name."""
     stage_name: str
+    """The stage name (the last path segment of ``api_url``)."""
 
     def __init__(self, name: str, args: UploadApiArgs, opts: ResourceOptions | None = None) -> None:
         # The deployment trigger is derived from the inputs of every API child as it is

@@ -1,6 +1,6 @@
 """The components' Args are what Pulumi's component schema analyzer can read (the base of
 publishing them as a multi-language package): real types, not strings; choices as enums; the
-variants as an object type; a description for every input."""
+variants as an object type; a description for every input and output."""
 
 from pulumi.provider.experimental.analyzer import Analyzer
 
@@ -13,12 +13,13 @@ from components.upload_api import UploadApi
 COMPONENTS = [SecureBucket, MetadataTable, ImageProcessor, UploadApi, Monitoring]
 
 
-def test_every_component_input_is_typed_and_described() -> None:
+def test_every_component_input_and_output_is_typed_and_described() -> None:
     result = Analyzer("imgpipe").analyze(COMPONENTS)
     components = result["component_definitions"]
     assert sorted(components) == sorted(c.__name__ for c in COMPONENTS)
     for name, component in components.items():
-        undescribed = [key for key, prop in component.inputs.items() if not prop.description]
+        props = {**component.inputs, **component.outputs}
+        undescribed = [key for key, prop in props.items() if not prop.description]
         assert undescribed == [], name
 
     types = result["type_definitions"]
