@@ -72,6 +72,48 @@ def _mock(apigw: Any, api_id: str, rid: str, verb: str, authorizer_id: str) -> N
     )
 
 
+def _s3_store(apigw: Any, api_id: str, root: str, authorizer_id: str) -> None:
+    """``PUT /store/{key+}``: an S3 integration whose request takes a header from the authorizer's
+    context and S3's conditional write (as UploadApi's upload route does)."""
+    boto3.client("s3", region_name=REGION).create_bucket(
+        Bucket="authz-bucket", CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    store = apigw.create_resource(restApiId=api_id, parentId=root, pathPart="store")["id"]
+    key = apigw.create_resource(restApiId=api_id, parentId=store, pathPart="{key+}")["id"]
+    apigw.put_method(
+        restApiId=api_id,
+        resourceId=key,
+        httpMethod="PUT",
+        authorizationType="CUSTOM",
+        authorizerId=authorizer_id,
+        requestParameters={"method.request.path.key": True},
+    )
+    apigw.put_integration(
+        restApiId=api_id,
+        resourceId=key,
+        httpMethod="PUT",
+        type="AWS",
+        integrationHttpMethod="PUT",
+        uri=f"arn:aws:apigateway:{REGION}:s3:path/authz-bucket/{{key}}",
+        credentials="arn:aws:iam::123456789012:role/integration",
+        requestParameters={
+            "integration.request.path.key": "method.request.path.key",
+            "integration.request.header.x-amz-meta-who": "context.authorizer.who",
+            "integration.request.header.If-None-Match": "'*'",
+        },
+    )
+    for status, pattern in (("200", None), ("409", "409|412")):
+        apigw.put_method_response(restApiId=api_id, resourceId=key, httpMethod="PUT", statusCode=status)
+        apigw.put_integration_response(
+            restApiId=api_id,
+            resourceId=key,
+            httpMethod="PUT",
+            statusCode=status,
+            responseTemplates={"application/json": f'{{"status": {status}}}'},
+            **({"selectionPattern": pattern} if pattern else {}),
+        )
+
+
 def _build(authorizer: dict[str, Any]) -> Iterator[Api]:
     with mock_aws():
         apigw = boto3.client("apigateway", region_name=REGION)
@@ -83,6 +125,7 @@ def _build(authorizer: dict[str, Any]) -> Iterator[Api]:
         other = apigw.create_resource(restApiId=api_id, parentId=root, pathPart="other")["id"]
         _mock(apigw, api_id, key, "PUT", authz)
         _mock(apigw, api_id, other, "GET", authz)
+        _s3_store(apigw, api_id, root, authz)
         # what UploadApi does with a Deny and with Unauthorized
         apigw.put_gateway_response(
             restApiId=api_id,
@@ -233,3 +276,13 @@ def test_a_method_arn_over_1600_bytes_is_414_before_the_authorizer(request_api: 
     resp = request_api.call("PUT", "/things/" + "k" * 1600)
     assert resp.status == 414 and json.loads(resp.body) == {"message": "Request-URI Too Long"}
     assert request_api.events == []
+
+
+def test_the_context_reaches_integration_request_parameters(request_api: Api) -> None:
+    """``context.authorizer.who`` mapped to an S3 metadata header; ``If-None-Match: *`` reaches S3."""
+    first = request_api.call("PUT", "/store/a/b.txt", {"Content-Type": "text/plain"})
+    assert (first.status, first.json()) == (200, {"status": 200}), first.body
+    head = boto3.client("s3", region_name=REGION).head_object(Bucket="authz-bucket", Key="a/b.txt")
+    assert head["Metadata"] == {"who": "tester"}
+    again = request_api.call("PUT", "/store/a/b.txt", {"Content-Type": "text/plain"})
+    assert (again.status, again.json()) == (409, {"status": 409})  # S3's 412: the key exists
