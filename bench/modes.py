@@ -8,6 +8,10 @@
 * ``imgpipe`` — the real handler's image code, :func:`function.imaging.render_variants` (no AWS).
 * ``pyvips`` — the same variants through libvips: ``jpegsave``/``webpsave``/``pngsave`` at their
   defaults and ``thumbnail`` (shrink-on-load) for resized variants.
+* ``pyvips-tuned`` — libvips at imgpipe's settings and its own best pipeline: the variant set's
+  qualities and encoder efforts (WebP ``effort``, PNG ``compression`` and the same "Up" filter,
+  JPEG ``optimize_coding`` as imgpipe's JPEG effort), one decode shared by the full-size saves,
+  shrink-on-load thumbnails, and as many libvips threads as imgpipe's encoder threads.
 
 naive and pyvips get the upload as bytes (``get_object()["Body"].read()``); imgpipe gets it as
 an open file, because the real handler spools the S3 body to ``/tmp`` and passes the file (the
@@ -29,7 +33,7 @@ from typing import Any, BinaryIO
 
 from function.variants import DEFAULT_VARIANTS, Variant
 
-MODES = ("naive", "imgpipe", "pyvips")
+MODES = ("naive", "imgpipe", "pyvips", "pyvips-tuned")
 MAX_PIXELS = 100_000_000  # above the 24 MP image: the benchmark measures speed, not the limit
 _PIL_FORMAT = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}
 
@@ -134,7 +138,7 @@ def _wrap(module: Any, name: str, record: Callable[[tuple[Any, ...], float], Non
     setattr(module, name, timed)
 
 
-def run_pyvips(data: bytes, specs: tuple[Variant, ...]) -> Result:
+def run_pyvips(data: bytes, specs: tuple[Variant, ...], tuned: bool = False) -> Result:
     import pyvips
 
     variants: dict[str, dict[str, Any]] = {}
@@ -151,7 +155,9 @@ def run_pyvips(data: bytes, specs: tuple[Variant, ...]) -> Result:
             img = pyvips.Image.thumbnail_buffer(data, w, height=h, size="down", crop=crop)
         else:
             img = full
-        if spec.format == "jpeg":
+        if tuned:
+            out = _tuned_save(img, spec)
+        elif spec.format == "jpeg":
             out = img.jpegsave_buffer(Q=spec.quality)
         elif spec.format == "webp":
             out = img.webpsave_buffer(Q=spec.quality)
@@ -166,10 +172,26 @@ def run_pyvips(data: bytes, specs: tuple[Variant, ...]) -> Result:
     return {"variants": variants, "decode_seconds": decode_seconds}
 
 
+def _tuned_save(img: Any, spec: Variant) -> bytes:
+    """libvips' save at the settings imgpipe uses for ``spec`` (same quality and effort)."""
+    effort = spec.resolved_effort
+    if spec.format == "jpeg":
+        return bytes(img.jpegsave_buffer(Q=spec.quality, optimize_coding=bool(effort)))
+    if spec.format == "webp":
+        return bytes(img.webpsave_buffer(Q=spec.quality, effort=effort))
+    # imgpipe's PNG: every row filtered "Up", deflate at the effort's level (function/png_fast.py).
+    return bytes(img.pngsave_buffer(compression=effort, filter="up"))
+
+
+def run_pyvips_tuned(data: bytes, specs: tuple[Variant, ...]) -> Result:
+    return run_pyvips(data, specs, tuned=True)
+
+
 RUNNERS: dict[str, Callable[[bytes, tuple[Variant, ...]], Result]] = {
     "naive": run_naive,
     "imgpipe": run_imgpipe,
     "pyvips": run_pyvips,
+    "pyvips-tuned": run_pyvips_tuned,
 }
 
 
@@ -181,8 +203,13 @@ def measure(mode: str, image: Path, specs: tuple[Variant, ...] = DEFAULT_VARIANT
     data: bytes | BinaryIO = Path(image).read_bytes()
     if mode == "imgpipe":
         data = open(image, "rb")  # noqa: SIM115  (closed below; the handler passes its /tmp spool)
-    if mode == "pyvips":
-        import pyvips  # noqa: F401  (library load outside the timing, like Pillow's import)
+    if mode.startswith("pyvips"):
+        import pyvips  # (library load outside the timing, like Pillow's import)
+
+        if mode == "pyvips-tuned":
+            from function.imaging import default_threads
+
+            pyvips.concurrency_set(default_threads())  # imgpipe's encoder threads
     else:
         import PIL.Image  # noqa: F401
     if mode == "imgpipe":
@@ -207,7 +234,7 @@ def measure(mode: str, image: Path, specs: tuple[Variant, ...] = DEFAULT_VARIANT
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 2:
-        print("usage: python -m bench.modes naive|imgpipe|pyvips IMAGE", file=sys.stderr)
+        print(f"usage: python -m bench.modes {'|'.join(MODES)} IMAGE", file=sys.stderr)
         return 2
     print(json.dumps(measure(args[0], Path(args[1]))))
     return 0
