@@ -29,6 +29,12 @@ REQUIRED_KEYS = {
     "memory_recommendation",
     "verdicts",
     "images",
+    "cpu_ratio_vs_pyvips_tuned",
+    "size_ratio_vs_pyvips_tuned",
+    "render",
+    "render_ratio_vs_pyvips",
+    "e2e",
+    "e2e_overhead_ratio",
 }
 
 
@@ -44,7 +50,11 @@ def test_quick_bench_writes_results_and_plot(tmp_path: Path) -> None:
     results = json.loads((tmp_path / "results.json").read_text())
     assert set(results) >= REQUIRED_KEYS
     per_mode = results["images"]["tiny"]
-    assert set(per_mode) == {"naive", "imgpipe", "pyvips"}
+    assert set(per_mode) == {"naive", "imgpipe", "pyvips", "pyvips-tuned"}
+    # The render row rendered real JPEGs in both libraries; the e2e row saw a done record.
+    assert {m: r["bytes"] > 0 for m, r in results["render"].items()} == {"imgpipe": True, "pyvips": True}
+    assert results["e2e"]["handler_ms"] > 0 and results["e2e"]["e2e_ms"] >= results["e2e"]["handler_ms"]
+    assert results["e2e"]["burst"]["images"] == 8
     for mode, summary in per_mode.items():
         assert summary["runs"] == 1
         assert summary["wall_seconds"] > 0 and summary["peak_rss_mb"] > 0, mode
@@ -150,6 +160,10 @@ def test_verdicts_and_size_ratios() -> None:
         "cold_import_ms": None,
         "max_size_ratio_vs_naive": 1.05,
         "avif_vs_webp_cpu": 2.4,
+        "cpu_ratio_vs_pyvips_tuned": 0.95,
+        "size_ratio_vs_pyvips_tuned": 1.02,
+        "render_ratio_vs_pyvips": 1.0,
+        "e2e_overhead_ratio": 1.6,
     }
     verdicts = run.verdicts(results)
     assert {k: v["pass"] for k, v in verdicts.items()} == {
@@ -159,6 +173,10 @@ def test_verdicts_and_size_ratios() -> None:
         "cold_import_ms": False,
         "max_size_ratio_vs_naive": True,
         "avif_vs_webp_cpu": False,
+        "cpu_ratio_vs_pyvips_tuned": True,
+        "size_ratio_vs_pyvips_tuned": False,
+        "render_ratio_vs_pyvips": True,
+        "e2e_overhead_ratio": False,
     }
     per_mode = {
         "naive": {"variants": {"a": {"bytes": 100}, "b": {"bytes": 200}}},
