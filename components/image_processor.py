@@ -15,6 +15,8 @@ import pulumi_aws as aws
 import pulumi_random as random
 from pulumi import Output, ResourceOptions
 
+from components.encryption_key import customer_key
+from components.iam import dynamodb_key_grant, s3_key_grant, sqs_key_grant
 from components.inputs import Architecture, DataStore
 from components.lambda_function import RUNTIME, LambdaFunction, LambdaFunctionArgs, data_environment
 from components.naming import physical_base
@@ -49,9 +51,10 @@ class ImageProcessorArgs:
 
     upload_bucket: DataStore
     """Bucket whose ``s3:ObjectCreated:*`` events trigger the function (read only; its key:
-    ``kms:Decrypt`` only)."""
+    ``kms:Decrypt`` only, through S3, for this bucket)."""
     processed_bucket: DataStore
-    """Bucket the variants are written to (its key: ``kms:GenerateDataKey`` + ``kms:Decrypt``)."""
+    """Bucket the variants are written to (its key: ``kms:GenerateDataKey`` + ``kms:Decrypt``,
+    through S3)."""
     table: DataStore
     """Metadata table: one item per upload."""
     code: pulumi.Archive
@@ -129,10 +132,37 @@ class ImageProcessor(pulumi.ComponentResource):
             opts=child,
         )
 
+        region = aws.get_region_output().region
+        # The DLQ holds whole S3 events (bucket, key, who uploaded): encrypted with its own customer
+        # key (SSE-KMS), usable only through SQS (components/encryption_key.py), not SQS's own key.
+        self.dlq_key = customer_key(f"{name}-dlq", self, encrypts="dead-letter queue", service="sqs")
         self.dlq = aws.sqs.Queue(
             f"{name}-dlq",
             message_retention_seconds=DLQ_RETENTION_SECONDS,
-            sqs_managed_sse_enabled=True,
+            kms_master_key_id=self.dlq_key.arn,
+            # one data key per 5 minutes instead of one KMS call per message (AWS's default value)
+            kms_data_key_reuse_period_seconds=300,
+            opts=child,
+        )
+        # TLS only, like the buckets: a request over plain HTTP is denied whoever sends it.
+        # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-security-best-practices.html
+        aws.sqs.QueuePolicy(
+            f"{name}-dlq-policy",
+            queue_url=self.dlq.url,
+            policy=aws.iam.get_policy_document_output(
+                statements=[
+                    {
+                        "sid": "DenyInsecureTransport",
+                        "effect": "Deny",
+                        "principals": [{"type": "*", "identifiers": ["*"]}],
+                        "actions": ["sqs:*"],
+                        "resources": [self.dlq.arn],
+                        "conditions": [
+                            {"test": "Bool", "variable": "aws:SecureTransport", "values": ["false"]}
+                        ],
+                    }
+                ]
+            ).json,
             opts=child,
         )
 
@@ -190,21 +220,46 @@ class ImageProcessor(pulumi.ComponentResource):
                         "actions": ["dynamodb:GetItem", "dynamodb:UpdateItem"],
                         "resources": [args.table.arn],
                     },
-                    {
-                        "sid": "DecryptUploads",
-                        "actions": ["kms:Decrypt"],
-                        "resources": [args.upload_bucket.key_arn],
-                    },
-                    {
-                        "sid": "EncryptVariantsAndMetadata",
-                        "actions": ["kms:Decrypt", "kms:GenerateDataKey"],
-                        "resources": [args.processed_bucket.key_arn, args.table.key_arn],
-                    },
+                    # KMS only through the owning service, for the one bucket/table/queue
+                    # (kms:ViaService + encryption context: components/iam.py)
+                    s3_key_grant(
+                        "DecryptUploads",
+                        ["kms:Decrypt"],
+                        args.upload_bucket.key_arn,
+                        args.upload_bucket.arn,
+                        region,
+                    ),
+                    s3_key_grant(
+                        "EncryptVariants",
+                        ["kms:Decrypt", "kms:GenerateDataKey"],
+                        args.processed_bucket.key_arn,
+                        args.processed_bucket.arn,
+                        region,
+                    ),
+                    dynamodb_key_grant(
+                        "EncryptMetadata",
+                        ["kms:Decrypt", "kms:GenerateDataKey"],
+                        args.table.key_arn,
+                        args.table.name,
+                        region,
+                    ),
                     {
                         "sid": "DeadLetters",  # the async on-failure destination sends as the function
                         "actions": ["sqs:SendMessage"],
                         "resources": [self.dlq.arn],
                     },
+                    # Sending to a queue encrypted with a customer key needs GenerateDataKey and
+                    # Decrypt on it, through SQS: "kms:GenerateDataKey ... kms:Decrypt" for producers,
+                    # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html
+                    # and Lambda sends on-failure records with the execution role:
+                    # https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html
+                    sqs_key_grant(
+                        "EncryptDeadLetters",
+                        ["kms:Decrypt", "kms:GenerateDataKey"],
+                        self.dlq_key.arn,
+                        self.dlq.arn,
+                        region,
+                    ),
                 ],
                 policy_label="access",
                 reserved_concurrency=args.reserved_concurrency,

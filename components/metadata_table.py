@@ -11,7 +11,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 from pulumi import Output, ResourceOptions
 
-from components.encryption_key import customer_key
+from components.encryption_key import METADATA_ACTIONS, customer_key
 from components.naming import physical_base
 
 HASH_KEY = "image_id"
@@ -59,6 +59,21 @@ class MetadataTable(pulumi.ComponentResource):
             encrypts="metadata table",
             protect=args.protect,
             alias=suffix.hex.apply(lambda hex_: physical_base(project, stack, "metadata", hex_, "key")),
+            # DynamoDB's documented key policy for a customer managed table key: principals use
+            # it through DynamoDB (CreateGrant included: DynamoDB creates a grant for the table),
+            # and DynamoDB itself may read the key's metadata. The table is autonamed, so the
+            # encryption context (aws:dynamodb:tableName) is enforced on the roles' grants.
+            # https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/encryption.howitworks.html
+            service="dynamodb",
+            metadata_actions=(*METADATA_ACTIONS, "kms:CreateGrant"),
+            statements=[
+                {
+                    "sid": "DynamoDBReadsKeyMetadata",
+                    "actions": ["kms:Describe*", "kms:Get*", "kms:List*"],
+                    "resources": ["*"],
+                    "principals": [{"type": "Service", "identifiers": ["dynamodb.amazonaws.com"]}],
+                }
+            ],
         )
         attributes = sorted({HASH_KEY, *(k for keys in INDEXES.values() for k in keys)})
         self.table = aws.dynamodb.Table(

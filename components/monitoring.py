@@ -81,25 +81,16 @@ class Monitoring(pulumi.ComponentResource):
         # https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services
         # https://repost.aws/knowledge-center/cloudwatch-configure-alarm-sns
         # Confused-deputy protection lives on the topic policy below, where AWS documents it.
-        key_policy = aws.iam.get_policy_document_output(
-            statements=[
-                {
-                    "sid": "AccountAdministersTheKey",  # AWS's default key policy statement
-                    "actions": ["kms:*"],
-                    "resources": ["*"],
-                    "principals": [
-                        {"type": "AWS", "identifiers": [Output.concat("arn:aws:iam::", account, ":root")]}
-                    ],
-                },
-                {
-                    "sid": "CloudWatchAlarmsPublish",
-                    "actions": ["kms:Decrypt", "kms:GenerateDataKey*"],
-                    "resources": ["*"],  # in a key policy: this key
-                    "principals": [{"type": "Service", "identifiers": ["cloudwatch.amazonaws.com"]}],
-                },
-            ]
+        cloudwatch_publishes = {
+            "sid": "CloudWatchAlarmsPublish",
+            "actions": ["kms:Decrypt", "kms:GenerateDataKey*"],
+            "resources": ["*"],  # in a key policy: this key
+            "principals": [{"type": "Service", "identifiers": ["cloudwatch.amazonaws.com"]}],
+        }
+        # Administration and use through SNS come from customer_key's explicit policy (no root kms:*).
+        self.key = customer_key(
+            name, self, encrypts="alarm topic", service="sns", statements=[cloudwatch_publishes]
         )
-        self.key = customer_key(name, self, encrypts="alarm topic", policy=key_policy.json)
         self.topic = aws.sns.Topic(f"{name}-alarms", kms_master_key_id=self.key.arn, opts=child)
         # Only this stack's alarms (by name prefix) in this account may publish: aws:SourceArn and
         # aws:SourceAccount are what CloudWatch's sns:Publish carries.

@@ -84,6 +84,15 @@ class SecureBucket(pulumi.ComponentResource):
                 encrypts=f"{args.purpose} bucket",
                 protect=args.protect,
                 alias=Output.concat(bucket_name, "-key"),
+                service="s3",
+                # S3's encryption context: the bucket ARN (S3 Bucket Key on), else the object ARN.
+                # https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html#encryption-context
+                context={
+                    "aws:s3:arn": [
+                        Output.concat("arn:aws:s3:::", bucket_name),
+                        Output.concat("arn:aws:s3:::", bucket_name, "/*"),
+                    ]
+                },
             )
             key_arn: Input[str] = self.key.arn
         else:

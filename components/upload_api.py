@@ -44,7 +44,7 @@ from components.api_templates import (
     preflight_template,
     query_request_template,
 )
-from components.iam import assume_role_policy
+from components.iam import assume_role_policy, dynamodb_key_grant, s3_key_grant
 from components.inputs import ApiAuth, Architecture, DataStore
 from components.lambda_function import LambdaFunction, LambdaFunctionArgs, data_environment
 from function import env
@@ -193,6 +193,7 @@ class UploadApi(pulumi.ComponentResource):
         self._origin = cors_allow_origin(args.cors_origins)
         # one region lookup for the integration URIs, the log ARNs and api_url
         self._region = aws.get_region_output().region
+        self._account = aws.get_caller_identity_output().account_id
 
         self.rest_api = aws.apigateway.RestApi(
             f"{name}-rest-api",
@@ -228,11 +229,13 @@ class UploadApi(pulumi.ComponentResource):
                     "actions": ["s3:PutObject"],
                     "resources": [Output.concat(args.upload_bucket.arn, "/*")],
                 },
-                {
-                    "sid": "EncryptUploads",
-                    "actions": ["kms:GenerateDataKey"],
-                    "resources": [args.upload_bucket.key_arn],
-                },
+                s3_key_grant(
+                    "EncryptUploads",
+                    ["kms:GenerateDataKey"],
+                    args.upload_bucket.key_arn,
+                    args.upload_bucket.arn,
+                    self._region,
+                ),
                 # variant redirects read the item, then presign a GET on the processed bucket
                 {
                     "sid": "ReadItems",
@@ -244,11 +247,16 @@ class UploadApi(pulumi.ComponentResource):
                     "actions": ["s3:GetObject"],
                     "resources": [Output.concat(args.processed_bucket.arn, "/*")],
                 },
-                {
-                    "sid": "DecryptTableAndVariants",
-                    "actions": ["kms:Decrypt"],
-                    "resources": [args.table.key_arn, args.processed_bucket.key_arn],
-                },
+                dynamodb_key_grant(
+                    "DecryptTable", ["kms:Decrypt"], args.table.key_arn, args.table.name, self._region
+                ),
+                s3_key_grant(
+                    "DecryptVariants",
+                    ["kms:Decrypt"],
+                    args.processed_bucket.key_arn,
+                    args.processed_bucket.arn,
+                    self._region,
+                ),
             ],
         )
         self.render_function = self._function(
@@ -280,16 +288,23 @@ class UploadApi(pulumi.ComponentResource):
                     "actions": ["s3:PutObject"],
                     "resources": [Output.concat(args.processed_bucket.arn, "/renders/*")],
                 },
-                {
-                    "sid": "DecryptSourcesAndTable",
-                    "actions": ["kms:Decrypt"],
-                    "resources": [args.upload_bucket.key_arn, args.table.key_arn],
-                },
-                {
-                    "sid": "EncryptAndReadRenders",
-                    "actions": ["kms:Decrypt", "kms:GenerateDataKey"],
-                    "resources": [args.processed_bucket.key_arn],
-                },
+                s3_key_grant(
+                    "DecryptSources",
+                    ["kms:Decrypt"],
+                    args.upload_bucket.key_arn,
+                    args.upload_bucket.arn,
+                    self._region,
+                ),
+                dynamodb_key_grant(
+                    "DecryptTable", ["kms:Decrypt"], args.table.key_arn, args.table.name, self._region
+                ),
+                s3_key_grant(
+                    "EncryptAndReadRenders",
+                    ["kms:Decrypt", "kms:GenerateDataKey"],
+                    args.processed_bucket.key_arn,
+                    args.processed_bucket.arn,
+                    self._region,
+                ),
             ],
         )
 
@@ -847,7 +862,14 @@ class UploadApi(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{self._name}-integration-role",
             description="API Gateway service integrations of imgpipe's API (S3 uploads, DynamoDB reads)",
-            assume_role_policy=assume_role_policy("apigateway.amazonaws.com"),
+            # only API Gateway acting for this API of this account (confused-deputy protection)
+            assume_role_policy=assume_role_policy(
+                "apigateway.amazonaws.com",
+                source_account=self._account,
+                source_arn=Output.concat(
+                    "arn:aws:execute-api:", self._region, ":", self._account, ":", self.rest_api.id, "/*"
+                ),
+            ),
             opts=ResourceOptions(parent=self),
         )
         aws.iam.RolePolicy(
@@ -860,11 +882,13 @@ class UploadApi(pulumi.ComponentResource):
                         "actions": ["s3:PutObject"],
                         "resources": [Output.concat(args.upload_bucket.arn, "/*")],
                     },
-                    {
-                        "sid": "EncryptUploads",
-                        "actions": ["kms:GenerateDataKey"],
-                        "resources": [args.upload_bucket.key_arn],
-                    },
+                    s3_key_grant(
+                        "EncryptUploads",
+                        ["kms:GenerateDataKey"],
+                        args.upload_bucket.key_arn,
+                        args.upload_bucket.arn,
+                        self._region,
+                    ),
                     {
                         "sid": "ReadMetadata",
                         "actions": ["dynamodb:GetItem", "dynamodb:Query"],
@@ -873,7 +897,9 @@ class UploadApi(pulumi.ComponentResource):
                             Output.concat(args.table.arn, "/index/", SOURCE_KEY_INDEX),
                         ],
                     },
-                    {"sid": "DecryptMetadata", "actions": ["kms:Decrypt"], "resources": [args.table.key_arn]},
+                    dynamodb_key_grant(
+                        "DecryptMetadata", ["kms:Decrypt"], args.table.key_arn, args.table.name, self._region
+                    ),
                 ]
             ),
             opts=ResourceOptions(parent=self),
@@ -895,6 +921,11 @@ class UploadApi(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{self._name}-cloudwatch-role",
             description="API Gateway writes access logs to CloudWatch Logs (region-wide; kept on destroy)",
+            # No aws:SourceArn/SourceAccount here, unlike the integration role: this role is the
+            # account-and-region-wide logging setting, validated and used by API Gateway for every
+            # API, not for one execute-api ARN; AWS documents its trust policy without conditions
+            # (https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html), and a
+            # condition the service does not send would make the Account update fail.
             assume_role_policy=assume_role_policy("apigateway.amazonaws.com"),
             opts=kept,
         )

@@ -256,13 +256,13 @@ def s3_encrypted_with_cmk(resource_type: str, props: Mapping[str, Any]) -> list[
     return problems
 
 
-def _denies_insecure_transport(statement: Mapping[str, Any]) -> bool:
+def _denies_insecure_transport(statement: Mapping[str, Any], service: str = "s3") -> bool:
     if statement.get("Effect") != "Deny":
         return False
     principal = statement.get("Principal")
     if not (principal == "*" or (isinstance(principal, Mapping) and "*" in _as_list(principal.get("AWS")))):
         return False
-    if not {"*", "s3:*"} & set(_as_list(statement.get("Action"))):
+    if not {"*", f"{service}:*"} & set(_as_list(statement.get("Action"))):
         return False
     condition = statement.get("Condition")
     bool_block = condition.get("Bool") if isinstance(condition, Mapping) else None
@@ -760,6 +760,178 @@ def apigateway_account_role_is_valid(resources: Sequence[Resource]) -> list[Viol
     return violations
 
 
+# --- KMS key policies, KMS grants, service trust, SQS (issue 13) ------------------------------
+# Actions that produce plaintext or ciphertext with a symmetric key.
+_KMS_CRYPTO = ("kms:decrypt", "kms:encrypt", "kms:generatedatakey", "kms:reencrypt")
+# Services that set an encryption context on every KMS call for a resource they own: a grant used
+# through them can (and here must) be pinned to the one bucket/table/queue.
+# S3 aws:s3:arn https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html#encryption-context
+# DynamoDB aws:dynamodb:tableName https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/encryption.howitworks.html
+# SQS aws:sqs:arn https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html
+_CONTEXT_SERVICES = ("s3.", "dynamodb.", "sqs.")
+
+
+def _is_kms_crypto(action: Any) -> bool:
+    a = str(action).lower()
+    return a in ("*", "kms:*") or a.startswith(_KMS_CRYPTO)
+
+
+def _conditions(statement: Mapping[str, Any]) -> dict[str, list[str]]:
+    """condition key (lower-case) -> its values, whatever the operator."""
+    found: dict[str, list[str]] = {}
+    condition = statement.get("Condition")
+    if not isinstance(condition, Mapping):
+        return found
+    for block in condition.values():
+        if isinstance(block, Mapping):
+            for key, value in block.items():
+                found.setdefault(str(key).lower(), []).extend(str(v) for v in _as_list(value))
+    return found
+
+
+def kms_key_policy_explicit(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """A customer key has its own policy: no AWS default (root ``kms:*``: any IAM ``kms:*`` may
+    decrypt, disable or delete), no ``kms:*`` to anyone, and account principals use the key only
+    through a service (``kms:ViaService``), so administering a key never means reading its data.
+    https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html
+    """
+    if resource_type != KMS_KEY:
+        return []
+    if props.get("policy") is None:
+        return [
+            "the key has AWS's default key policy (the account's IAM policies may grant every KMS action "
+            "on it): give it an explicit policy, components/encryption_key.py customer_key()"
+        ]
+    try:
+        stmts = statements(props.get("policy"))
+    except ValueError as exc:
+        return [str(exc)]
+    problems = []
+    for i, statement in enumerate(stmts):
+        if statement.get("Effect") != "Allow":
+            continue
+        where = f"key policy statement {statement.get('Sid') or i}"
+        actions = [str(a) for a in _as_list(statement.get("Action"))]
+        if {"*", "kms:*"} & {a.lower() for a in actions}:
+            problems.append(f"{where} allows kms:*: split administration (no cryptography) from use")
+            continue
+        principal = statement.get("Principal")
+        aws_principal = principal == "*" or (isinstance(principal, Mapping) and "AWS" in principal)
+        crypto = sorted(a for a in actions if _is_kms_crypto(a))
+        if aws_principal and crypto and "kms:viaservice" not in _conditions(statement):
+            problems.append(
+                f"{where} lets account principals call {', '.join(crypto)} directly: add a kms:ViaService "
+                "condition (use through the service that owns the data only)"
+            )
+    return problems
+
+
+def iam_kms_grants_via_service(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """An identity policy's KMS use goes through one service (``kms:ViaService``) and, for S3,
+    DynamoDB and SQS, names the resource by its encryption context; stolen credentials then cannot
+    call ``kms:Decrypt`` on a ciphertext, nor use the key through another bucket or table.
+    https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-via-service
+    """
+    if resource_type in (BUCKET_POLICY, SQS_QUEUE_POLICY, SNS_TOPIC_POLICY):
+        return []
+
+    def check(where: str, statement: Mapping[str, Any]) -> list[str]:
+        crypto = sorted(str(a) for a in _as_list(statement.get("Action")) if _is_kms_crypto(a))
+        if not crypto or where.startswith("assumeRolePolicy"):
+            return []
+        conditions = _conditions(statement)
+        via = conditions.get("kms:viaservice", [])
+        if not via:
+            return [f"{where} allows {', '.join(crypto)} without a kms:ViaService condition"]
+        context = [k for k in conditions if k.startswith("kms:encryptioncontext:")]
+        if any(v.startswith(_CONTEXT_SERVICES) for v in via) and not context:
+            return [
+                f"{where} allows {', '.join(crypto)} through {', '.join(via)} for any resource: add the "
+                "service's kms:EncryptionContext condition (bucket ARN / table name / queue ARN)"
+            ]
+        return []
+
+    return _each_allow(resource_type, props, check)
+
+
+def _account_roles(resources: Sequence[Resource]) -> list[Resource]:
+    roles = of_type(resources, IAM_ROLE)
+    return [
+        r for r in roles if any(a.refers_to("cloudwatchRoleArn", r) for a in of_type(resources, API_ACCOUNT))
+    ]
+
+
+def apigateway_trust_source_conditions(resources: Sequence[Resource]) -> list[Violation]:
+    """A role API Gateway assumes for an API's integrations trusts it only with aws:SourceAccount
+    and aws:SourceArn (confused-deputy protection); the account-wide CloudWatch logging role is
+    exempt (API Gateway uses it for every API, outside any one execute-api ARN).
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html#cross-service-confused-deputy-prevention
+    """
+    exempt = {id(r) for r in _account_roles(resources)}
+    violations = []
+    for role in of_type(resources, IAM_ROLE):
+        if id(role) in exempt or not _trusts(role, "apigateway.amazonaws.com"):
+            continue
+        for statement in statements(role.props.get("assumeRolePolicy")):
+            principal = statement.get("Principal")
+            services = _as_list(principal.get("Service")) if isinstance(principal, Mapping) else []
+            if statement.get("Effect") != "Allow" or "apigateway.amazonaws.com" not in services:
+                continue
+            missing = [
+                k for k in ("aws:SourceAccount", "aws:SourceArn") if k.lower() not in _conditions(statement)
+            ]
+            if missing:
+                violations.append(
+                    Violation(
+                        f"role {role.name!r} trusts apigateway.amazonaws.com without "
+                        f"{' and '.join(missing)}: any API Gateway API (another account's too) could use it",
+                        role.urn,
+                        role.name,
+                    )
+                )
+    return violations
+
+
+def sqs_encrypted_with_cmk(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """Queues are encrypted with a customer managed key (not SSE-SQS, not the AWS managed key)."""
+    if resource_type != SQS_QUEUE:
+        return []
+    key = props.get("kmsMasterKeyId")
+    if not key or str(key) == "alias/aws/sqs":
+        return ["the queue is not encrypted with a customer managed KMS key: set kms_master_key_id"]
+    return []
+
+
+def sqs_tls_only(resources: Sequence[Resource]) -> list[Violation]:
+    """Every queue has a queue policy denying requests without TLS."""
+    policies = of_type(resources, SQS_QUEUE_POLICY)
+    violations = []
+    for queue in of_type(resources, SQS_QUEUE):
+        ok = False
+        url = known(queue.props, "url")
+        for policy in policies:
+            if not (policy.refers_to("queueUrl", queue) or (url and known(policy.props, "queueUrl") == url)):
+                continue
+            try:
+                ok = any(
+                    _denies_insecure_transport(st, "sqs") for st in statements(policy.props.get("policy"))
+                )
+            except ValueError:
+                ok = False
+            if ok:
+                break
+        if not ok:
+            violations.append(
+                Violation(
+                    f"queue {queue.name!r} has no queue policy denying aws:SecureTransport=false "
+                    "(Principal '*', Action 'sqs:*')",
+                    queue.urn,
+                    queue.name,
+                )
+            )
+    return violations
+
+
 RULES: tuple[Rule, ...] = (
     ResourceRule(
         "s3-no-public-access",
@@ -882,6 +1054,39 @@ RULES: tuple[Rule, ...] = (
         apigateway_account_role_is_valid,
         (API_ACCOUNT, IAM_ROLE, IAM_ROLE_POLICY_ATTACHMENT),
         remediation="aws.iam.RolePolicyAttachment of the managed policy; the Account depends_on it",
+    ),
+    ResourceRule(
+        "kms-key-policy-explicit",
+        "KMS keys have an explicit policy: no kms:*, account principals use keys only via a service",
+        kms_key_policy_explicit,
+        (KMS_KEY,),
+        remediation="components/encryption_key.py customer_key() writes such a policy",
+    ),
+    ResourceRule(
+        "iam-kms-grants-via-service",
+        "IAM KMS grants carry kms:ViaService (and the encryption context for S3/DynamoDB/SQS)",
+        iam_kms_grants_via_service,
+        (IAM_ROLE, *POLICY_RESOURCES),
+        remediation="components/iam.py kms_grant() / s3_key_grant() / dynamodb_key_grant() / sqs_key_grant()",
+    ),
+    StackRule(
+        "apigateway-trust-source-conditions",
+        "Roles API Gateway assumes for an API trust it with aws:SourceAccount and aws:SourceArn",
+        apigateway_trust_source_conditions,
+        (IAM_ROLE, API_ACCOUNT),
+        remediation="components/iam.py assume_role_policy(service, source_account=…, source_arn=…)",
+    ),
+    ResourceRule(
+        "sqs-encrypted-with-cmk",
+        "SQS queues are encrypted with a customer managed KMS key",
+        sqs_encrypted_with_cmk,
+        (SQS_QUEUE,),
+    ),
+    StackRule(
+        "sqs-tls-only",
+        "Every SQS queue has a queue policy denying requests without TLS",
+        sqs_tls_only,
+        (SQS_QUEUE, SQS_QUEUE_POLICY),
     ),
     StackRule(
         "apigateway-one-path-variable-per-level",

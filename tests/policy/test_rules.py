@@ -85,6 +85,36 @@ SCOPED_ROLE_POLICY = doc(
     {"Sid": "Metrics", "Effect": "Allow", "Action": "cloudwatch:PutMetricData", "Resource": "*"},
 )
 
+# components/encryption_key.py's statements, as the provider renders them
+KEY_ADMIN = {
+    "Sid": "KeyAdministration",
+    "Effect": "Allow",
+    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+    "Action": ["kms:Create*", "kms:Describe*", "kms:Put*", "kms:ScheduleKeyDeletion"],
+    "Resource": "*",
+}
+KEY_USE_VIA_S3 = {
+    "Sid": "UseThroughOwningService",
+    "Effect": "Allow",
+    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+    "Resource": "*",
+    "Condition": {
+        "StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com", "kms:CallerAccount": ACCOUNT}
+    },
+}
+# components/iam.py s3_key_grant()
+ROLE_KMS_GRANT = {
+    "Sid": "DecryptUploads",
+    "Effect": "Allow",
+    "Action": "kms:Decrypt",
+    "Resource": KEY_ARN,
+    "Condition": {
+        "StringEquals": {"kms:ViaService": "s3.eu-west-1.amazonaws.com"},
+        "StringLike": {"kms:EncryptionContext:aws:s3:arn": [BUCKET_ARN, f"{BUCKET_ARN}/*"]},
+    },
+}
+
 # (rule, resource type, props, expected fragment of the first message or None when compliant)
 CASES: list[tuple[str, str, dict[str, Any], str | None]] = [
     # S3 public access
@@ -461,6 +491,57 @@ CASES: list[tuple[str, str, dict[str, Any], str | None]] = [
         },
         None,
     ),
+    # KMS key policies: administration apart from use, use only through a service (issue 13)
+    ("kms-key-policy-explicit", r.KMS_KEY, {"policy": doc(KEY_ADMIN, KEY_USE_VIA_S3)}, None),
+    ("kms-key-policy-explicit", r.KMS_KEY, {"description": "default policy"}, "AWS's default key policy"),
+    (
+        "kms-key-policy-explicit",
+        r.KMS_KEY,
+        {"policy": doc({**KEY_ADMIN, "Action": "kms:*"})},  # AWS's default statement
+        "allows kms:*",
+    ),
+    (
+        "kms-key-policy-explicit",
+        r.KMS_KEY,
+        {"policy": doc(KEY_ADMIN, {**KEY_USE_VIA_S3, "Condition": {}})},
+        "directly: add a kms:ViaService",
+    ),
+    (
+        "kms-key-policy-explicit",
+        r.KMS_KEY,
+        {"policy": doc({**KEY_ADMIN, "Action": [*KEY_ADMIN["Action"], "kms:Decrypt"]})},
+        "kms:Decrypt directly",
+    ),
+    # service principals (CloudWatch → the alarm topic) are not account principals
+    ("kms-key-policy-explicit", r.KMS_KEY, {"policy": doc(KEY_ADMIN, CLOUDWATCH_KEY_GRANT)}, None),
+    # IAM KMS grants: through one service, for one resource
+    ("iam-kms-grants-via-service", r.IAM_ROLE_POLICY, {"policy": doc(ROLE_KMS_GRANT)}, None),
+    (
+        "iam-kms-grants-via-service",
+        r.IAM_ROLE_POLICY,
+        {"policy": doc({**ROLE_KMS_GRANT, "Condition": None})},
+        "without a kms:ViaService condition",
+    ),
+    (
+        "iam-kms-grants-via-service",
+        r.IAM_ROLE_POLICY,
+        {
+            "policy": doc(
+                {**ROLE_KMS_GRANT, "Condition": {"StringEquals": ROLE_KMS_GRANT["Condition"]["StringEquals"]}}
+            )
+        },
+        "kms:EncryptionContext",
+    ),
+    (
+        "iam-kms-grants-via-service",
+        r.IAM_ROLE,
+        {"inlinePolicies": [{"name": "p", "policy": doc({**ROLE_KMS_GRANT, "Condition": None})}]},
+        "inlinePolicies[p]",
+    ),
+    # SQS encryption
+    ("sqs-encrypted-with-cmk", r.SQS_QUEUE, {"kmsMasterKeyId": KEY_ARN}, None),
+    ("sqs-encrypted-with-cmk", r.SQS_QUEUE, {"sqsManagedSseEnabled": True}, "customer managed KMS key"),
+    ("sqs-encrypted-with-cmk", r.SQS_QUEUE, {"kmsMasterKeyId": "alias/aws/sqs"}, "customer managed KMS key"),
 ]
 
 
@@ -721,3 +802,75 @@ def test_rule_registry_is_consistent() -> None:
         assert rule.kind in ("resource", "stack")
         assert rule.enforcement in ("advisory", "mandatory", "disabled")
         assert rule.description and rule.resource_types
+
+
+# --- issue 13 stack rules --------------------------------------------------------------------
+def _trust(conditions: dict[str, Any] | None) -> str:
+    statement: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Service": "apigateway.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+    }
+    if conditions is not None:
+        statement["Condition"] = conditions
+    return doc(statement)
+
+
+SOURCE = {
+    "StringEquals": {"aws:SourceAccount": ACCOUNT},
+    "ArnLike": {"aws:SourceArn": f"arn:aws:execute-api:eu-west-1:{ACCOUNT}:a1b2c3d4e5/*"},
+}
+
+
+def test_apigateway_roles_need_source_conditions_except_the_account_logging_role() -> None:
+    good = from_plain(
+        r.IAM_ROLE, "integration-role", {"arn": "arn:role/i", "assumeRolePolicy": _trust(SOURCE)}
+    )
+    assert stack_messages("apigateway-trust-source-conditions", [good]) == []
+    bare = from_plain(r.IAM_ROLE, "integration-role", {"arn": "arn:role/i", "assumeRolePolicy": _trust(None)})
+    [message] = stack_messages("apigateway-trust-source-conditions", [bare])
+    assert "without aws:SourceAccount and aws:SourceArn" in message
+    half = from_plain(
+        r.IAM_ROLE,
+        "integration-role",
+        {"arn": "arn:role/i", "assumeRolePolicy": _trust({"StringEquals": SOURCE["StringEquals"]})},
+    )
+    [message] = stack_messages("apigateway-trust-source-conditions", [half])
+    assert "without aws:SourceArn:" in message
+    # the CloudWatch logging role of the account setting is used for every API: exempt
+    logging = from_plain(
+        r.IAM_ROLE, "cloudwatch-role", {"arn": "arn:role/c", "assumeRolePolicy": _trust(None)}
+    )
+    account = from_plain(r.API_ACCOUNT, "account", {"cloudwatchRoleArn": "arn:role/c"})
+    assert stack_messages("apigateway-trust-source-conditions", [logging, account]) == []
+    # a Lambda role is not API Gateway's business
+    lam = from_plain(
+        r.IAM_ROLE,
+        "fn-role",
+        {"assumeRolePolicy": _trust(None).replace("apigateway.amazonaws.com", "lambda.amazonaws.com")},
+    )
+    assert stack_messages("apigateway-trust-source-conditions", [lam]) == []
+
+
+def test_every_queue_needs_a_tls_only_queue_policy() -> None:
+    url = f"https://sqs.eu-west-1.amazonaws.com/{ACCOUNT}/dlq"
+    queue = from_plain(
+        r.SQS_QUEUE, "dlq", {"id": url, "url": url, "arn": f"arn:aws:sqs:eu-west-1:{ACCOUNT}:dlq"}
+    )
+    deny = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "sqs:*",
+        "Resource": queue.props["arn"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+    policy = from_plain(r.SQS_QUEUE_POLICY, "dlq-policy", {"queueUrl": url, "policy": doc(deny)})
+    assert stack_messages("sqs-tls-only", [queue, policy]) == []
+    [message] = stack_messages("sqs-tls-only", [queue])
+    assert "no queue policy denying aws:SecureTransport=false" in message
+    allow_all = from_plain(
+        r.SQS_QUEUE_POLICY, "dlq-policy", {"queueUrl": url, "policy": doc({**deny, "Effect": "Allow"})}
+    )
+    assert stack_messages("sqs-tls-only", [queue, allow_all])
+    other = from_plain(r.SQS_QUEUE_POLICY, "other-policy", {"queueUrl": url + "-other", "policy": doc(deny)})
+    assert stack_messages("sqs-tls-only", [queue, other])

@@ -98,41 +98,84 @@ def test_role_trusts_lambda_only(dev: Graph) -> None:
 def test_role_policy_grants_exactly_what_the_handler_needs(dev: Graph) -> None:
     policy = part(dev, "aws:iam/rolePolicy:RolePolicy")
     assert policy.inputs["role"] == part(dev, "aws:iam/role:Role").id
-    grants = {
-        s["Sid"]: (s["Action"], s["Resource"]) for s in json.loads(policy.inputs["policy"])["Statement"]
-    }
+    statements = json.loads(policy.inputs["policy"])["Statement"]
+    grants = {s["Sid"]: (s["Action"], s["Resource"]) for s in statements}
     uploads = child(dev, "uploads", "aws:s3/bucket:Bucket").state["arn"]
     processed = child(dev, "processed", "aws:s3/bucket:Bucket").state["arn"]
-    table = child(dev, "metadata", "aws:dynamodb/table:Table").state["arn"]
+    table = child(dev, "metadata", "aws:dynamodb/table:Table")
     key = {c: child(dev, c, "aws:kms/key:Key").state["arn"] for c in ("uploads", "processed", "metadata")}
     dlq = part(dev, "aws:sqs/queue:Queue").state["arn"]
+    dlq_key = part(dev, "aws:kms/key:Key").state["arn"]
     group = part(dev, "aws:cloudwatch/logGroup:LogGroup").state["arn"]
     assert grants == {
         "ReadUploads": (["s3:GetObject", "s3:GetObjectVersion"], f"{uploads}/*"),
         # a deleted upload is 404 (recorded failed) only with ListBucket; else 403 → retries → DLQ
         "FindUploads": ("s3:ListBucket", uploads),
         "WriteVariants": (["s3:DeleteObject", "s3:PutObject"], f"{processed}/*"),
-        "RecordMetadata": (["dynamodb:GetItem", "dynamodb:UpdateItem"], table),
+        "RecordMetadata": (["dynamodb:GetItem", "dynamodb:UpdateItem"], table.state["arn"]),
         "DecryptUploads": ("kms:Decrypt", key["uploads"]),
-        "EncryptVariantsAndMetadata": (
-            ["kms:Decrypt", "kms:GenerateDataKey"],
-            [key["processed"], key["metadata"]],
-        ),
+        "EncryptVariants": (["kms:Decrypt", "kms:GenerateDataKey"], key["processed"]),
+        "EncryptMetadata": (["kms:Decrypt", "kms:GenerateDataKey"], key["metadata"]),
         "DeadLetters": ("sqs:SendMessage", dlq),
+        "EncryptDeadLetters": (["kms:Decrypt", "kms:GenerateDataKey"], dlq_key),
         "WriteOwnLogs": (["logs:CreateLogStream", "logs:PutLogEvents"], f"{group}:*"),
     }
-    assert all(s["Effect"] == "Allow" for s in json.loads(policy.inputs["policy"])["Statement"])
+    assert all(s["Effect"] == "Allow" for s in statements)
+    # every KMS grant only through the owning service and for the one resource (issue 13)
+    conditions = {s["Sid"]: s["Condition"] for s in statements if s["Sid"] in grants and "Condition" in s}
+    via = "{}.us-east-1.amazonaws.com"
+    assert conditions == {
+        "DecryptUploads": {
+            "StringEquals": {"kms:ViaService": via.format("s3")},
+            "StringLike": {"kms:EncryptionContext:aws:s3:arn": [uploads, f"{uploads}/*"]},
+        },
+        "EncryptVariants": {
+            "StringEquals": {"kms:ViaService": via.format("s3")},
+            "StringLike": {"kms:EncryptionContext:aws:s3:arn": [processed, f"{processed}/*"]},
+        },
+        "EncryptMetadata": {
+            "StringEquals": {"kms:ViaService": via.format("dynamodb")},
+            "StringLike": {"kms:EncryptionContext:aws:dynamodb:tableName": table.state["name"]},
+        },
+        "EncryptDeadLetters": {
+            "StringEquals": {"kms:ViaService": via.format("sqs")},
+            "StringLike": {"kms:EncryptionContext:aws:sqs:arn": dlq},
+        },
+    }
 
 
 def test_failed_events_retry_twice_then_go_to_the_dlq(dev: Graph) -> None:
     dlq = part(dev, "aws:sqs/queue:Queue")
     assert dlq.inputs["messageRetentionSeconds"] == 14 * 24 * 3600
-    assert dlq.inputs["sqsManagedSseEnabled"] is True
     config = part(dev, "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig")
     assert config.inputs["functionName"] == part(dev, FUNCTION).state["name"]
     assert config.inputs["maximumRetryAttempts"] == 2
     assert config.inputs["maximumEventAgeInSeconds"] == 6 * 3600
     assert config.inputs["destinationConfig"] == {"onFailure": {"destination": dlq.state["arn"]}}
+
+
+def test_dlq_is_encrypted_with_its_own_customer_key_and_tls_only(dev: Graph) -> None:
+    dlq = part(dev, "aws:sqs/queue:Queue")
+    key = part(dev, "aws:kms/key:Key")
+    assert dlq.inputs["kmsMasterKeyId"] == key.state["arn"]
+    assert "sqsManagedSseEnabled" not in dlq.inputs
+    assert key.inputs["enableKeyRotation"] is True
+    statements = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
+    assert statements["UseThroughOwningService"]["Condition"]["StringEquals"] == {
+        "kms:ViaService": "sqs.us-east-1.amazonaws.com",
+        "kms:CallerAccount": ACCOUNT,
+    }
+    policy = part(dev, "aws:sqs/queuePolicy:QueuePolicy")
+    assert policy.inputs["queueUrl"] == dlq.state["url"]
+    [deny] = json.loads(policy.inputs["policy"])["Statement"]
+    assert deny == {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "sqs:*",
+        "Resource": dlq.state["arn"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
 
 
 def test_s3_may_invoke_only_from_the_upload_bucket_of_this_account(dev: Graph) -> None:

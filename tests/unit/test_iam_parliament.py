@@ -9,10 +9,11 @@ trust policy as ``MALFORMED`` (no Resource, by definition) and stops there, so i
 nothing. They get their own exact check below (only AWS services of this stack may assume).
 
 Ignored findings, each with its reason (matched on issue *and* document kind, never globally):
-* In KMS key policies, ``PERMISSIONS_MANAGEMENT_ACTIONS`` / ``RESOURCE_STAR`` for the account
-  root's ``kms:*``: that is AWS's default key policy statement, which hands the key's management
-  to the account's IAM (without it the key becomes unmanageable); ``"Resource": "*"`` in a key
-  policy means "this key".
+* In KMS key policies, ``PERMISSIONS_MANAGEMENT_ACTIONS`` / ``RESOURCE_STAR`` for the key
+  administration statement (components/encryption_key.py): the account root may manage the key
+  (``kms:Put*``, ``kms:Create*`` ...: without it the key becomes unmanageable) but holds no
+  cryptographic action and no ``kms:*``; ``"Resource": "*"`` in a key policy means "this key".
+  AWS's default policy (root ``kms:*``) is therefore a finding (issue 13).
 """
 
 from __future__ import annotations
@@ -67,19 +68,28 @@ def collect_documents(graph: list[Resource]) -> list[Document]:
     return docs
 
 
-def _account_root_kms_star(doc: Document) -> bool:
-    """The key policy's grant to the account root is the only statement allowing kms:*."""
+def _root_administers_without_crypto(doc: Document) -> bool:
+    """Only the account root is granted anything but service use, and never kms:* or cryptography
+    without kms:ViaService (the administration statement of customer_key's policy)."""
     stmts = json.loads(doc.text)["Statement"]
     stmts = stmts if isinstance(stmts, list) else [stmts]
     for stmt in stmts:
+        if stmt.get("Effect") != "Allow":
+            continue
         actions = stmt.get("Action")
-        if stmt.get("Effect") == "Allow" and (
-            "kms:*" in ([actions] if isinstance(actions, str) else actions)
-        ):
-            principals = stmt.get("Principal", {}).get("AWS", [])
-            principals = [principals] if isinstance(principals, str) else principals
-            if not all(str(p).endswith(":root") for p in principals):
-                return False
+        actions = [actions] if isinstance(actions, str) else list(actions)
+        principal = stmt.get("Principal", {})
+        if not isinstance(principal, dict) or "AWS" not in principal:
+            continue  # service principals (CloudWatch, DynamoDB) are not administrators
+        principals = principal["AWS"]
+        principals = [principals] if isinstance(principals, str) else principals
+        if not all(str(p).endswith(":root") for p in principals):
+            return False
+        if "kms:*" in actions or "*" in actions:
+            return False
+        crypto = [a for a in actions if a.startswith(("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"))]
+        if crypto and "kms:ViaService" not in json.dumps(stmt.get("Condition", {})):
+            return False
     return True
 
 
@@ -87,7 +97,7 @@ def ignored(doc: Document, issue: str) -> bool:
     return (
         doc.kind == "key"
         and issue in ("PERMISSIONS_MANAGEMENT_ACTIONS", "RESOURCE_STAR")
-        and (_account_root_kms_star(doc))
+        and _root_administers_without_crypto(doc)
     )
 
 
@@ -156,18 +166,21 @@ def test_linter_is_not_vacuous() -> None:
         ),
     )
     assert any(issue == "PRIVILEGE_ESCALATION" for _, issue, _ in lint(broad))
-    key_policy = {
+    key_policy: dict[str, Any] = {
         "Version": "2012-10-17",
         "Statement": [
             {
-                "Sid": "Root",
+                "Sid": "KeyAdministration",
                 "Effect": "Allow",
                 "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
-                "Action": "kms:*",
+                "Action": ["kms:Create*", "kms:Put*", "kms:ScheduleKeyDeletion"],
                 "Resource": "*",
             }
         ],
     }
     assert lint(Document("k", "key", "policy", json.dumps(key_policy))) == []
     key_policy["Statement"][0]["Principal"] = {"AWS": "arn:aws:iam::123456789012:role/someone"}
-    assert lint(Document("k", "key", "policy", json.dumps(key_policy))), "kms:* for a role must count"
+    assert lint(Document("k", "key", "policy", json.dumps(key_policy))), "a role administering must count"
+    # AWS's default key policy (root kms:*) is no longer accepted
+    key_policy["Statement"][0].update(Principal={"AWS": "arn:aws:iam::123456789012:root"}, Action="kms:*")
+    assert lint(Document("k", "key", "policy", json.dumps(key_policy))), "root kms:* must count"

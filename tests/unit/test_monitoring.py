@@ -43,7 +43,13 @@ def test_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(dev: Graph) -> N
     # carry no aws:SourceAccount/aws:SourceArn, so a condition on them drops every notification.
     assert set(cloudwatch["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
     assert "Condition" not in cloudwatch
-    assert statements["AccountAdministersTheKey"]["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
+    # the explicit policy of every customer key (components/encryption_key.py): the account
+    # administers it, and uses it only through SNS (no root kms:*)
+    admin = statements["KeyAdministration"]
+    assert admin["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
+    assert "kms:Decrypt" not in admin["Action"] and "kms:*" not in admin["Action"]
+    use = statements["UseThroughOwningService"]
+    assert use["Condition"]["StringEquals"]["kms:ViaService"] == "sns.us-east-1.amazonaws.com"
     [policy] = ops(dev, "aws:sns/topicPolicy:TopicPolicy")
     [publish] = json.loads(policy.inputs["policy"])["Statement"]
     assert (publish["Action"], publish["Resource"]) == ("sns:Publish", topic.state["arn"])

@@ -164,6 +164,25 @@ def _conditioned_cloudwatch_key_grant(graph: Graph) -> Graph:
     return _replace(graph, i, policy=json.dumps(doc))
 
 
+def _unconditioned_kms_grant(graph: Graph) -> Graph:
+    # the function role's grants as they were before issue 13: no kms:ViaService, no context
+    i = _first(graph, r.IAM_ROLE_POLICY, where=lambda p: "kms:ViaService" in str(p.props.get("policy")))
+    doc = json.loads(graph[i].props["policy"])
+    for stmt in doc["Statement"]:
+        stmt.pop("Condition", None)
+    return _replace(graph, i, policy=json.dumps(doc))
+
+
+def _unconditioned_integration_trust(graph: Graph) -> Graph:
+    i = _first(
+        graph, r.IAM_ROLE, where=lambda role: "aws:SourceArn" in str(role.props.get("assumeRolePolicy"))
+    )
+    doc = json.loads(graph[i].props["assumeRolePolicy"])
+    for stmt in doc["Statement"]:
+        stmt.pop("Condition", None)
+    return _replace(graph, i, assumeRolePolicy=json.dumps(doc))
+
+
 def _sibling_path_variable(graph: Graph) -> Graph:
     # /images/{key} beside /images/{image_id}: what the API had before uploads moved under /uploads
     image = graph[_first(graph, r.API_RESOURCE, where=lambda res: res.props.get("pathPart") == "{image_id}")]
@@ -232,6 +251,13 @@ MUTATIONS: dict[str, Callable[[Graph], Graph]] = {
     ),
     "apigateway-one-path-variable-per-level": _sibling_path_variable,
     "apigateway-account-role": _account_role_without_managed_policy,
+    "kms-key-policy-explicit": lambda g: _replace(g, _first(g, r.KMS_KEY), policy=None),
+    "iam-kms-grants-via-service": _unconditioned_kms_grant,
+    "apigateway-trust-source-conditions": _unconditioned_integration_trust,
+    "sqs-encrypted-with-cmk": lambda g: _replace(
+        g, _first(g, r.SQS_QUEUE), kmsMasterKeyId=None, sqsManagedSseEnabled=True
+    ),
+    "sqs-tls-only": lambda g: _drop(g, r.SQS_QUEUE_POLICY),
 }
 
 

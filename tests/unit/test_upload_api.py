@@ -377,6 +377,23 @@ def test_iam_is_scoped_to_exact_arns(graph: tuple[Mocks, dict[str, Any]]) -> Non
     assert integ["ReadMetadata"]["Action"] == ["dynamodb:GetItem", "dynamodb:Query"]
     assert integ["ReadMetadata"]["Resource"] == [TABLE_ARN, f"{TABLE_ARN}/index/by_source_key"]
     assert integ["DecryptMetadata"]["Resource"] == [KEYS["table"]]
+    # KMS only through the owning service, for the one bucket/table (issue 13)
+    s3_upload = {
+        "StringEquals": {"kms:ViaService": f"s3.{REGION}.amazonaws.com"},
+        "StringLike": {"kms:EncryptionContext:aws:s3:arn": [UPLOAD_ARN, f"{UPLOAD_ARN}/*"]},
+    }
+    table_only = {
+        "StringEquals": {"kms:ViaService": f"dynamodb.{REGION}.amazonaws.com"},
+        "StringLike": {"kms:EncryptionContext:aws:dynamodb:tableName": "meta"},
+    }
+    assert integ["EncryptUploads"]["Condition"] == s3_upload
+    assert integ["DecryptMetadata"]["Condition"] == table_only
+    assert by_sid["api-api-policy"]["EncryptUploads"]["Condition"] == s3_upload
+    assert by_sid["api-api-policy"]["DecryptTable"]["Condition"] == table_only
+    assert by_sid["api-render-policy"]["DecryptSources"]["Condition"] == s3_upload
+    kms_grants = [s for stmts in policies.values() for s in stmts if s["Action"][0].startswith("kms:")]
+    assert len(kms_grants) == 8
+    assert all("kms:ViaService" in s["Condition"]["StringEquals"] for s in kms_grants)
     render = by_sid["api-render-policy"]
     assert render["WriteRenders"]["Resource"] == [f"{PROCESSED_ARN}/renders/*"]
     assert render["ReadSourcesAndRenders"]["Resource"] == [f"{UPLOAD_ARN}/*", f"{PROCESSED_ARN}/*"]
@@ -453,3 +470,15 @@ def test_deployment_trigger_changes_with_the_api_only() -> None:
 def test_bad_args_fail_with_a_clear_message(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         build(**overrides)
+
+
+def test_integration_role_trusts_api_gateway_for_this_api_only(graph: tuple[Mocks, dict[str, Any]]) -> None:
+    mocks, _ = graph
+    roles = {r.name: json.loads(r.inputs["assumeRolePolicy"]) for r in mocks.of("iam/role:Role")}
+    [trust] = roles["api-integration-role"]["Statement"]
+    assert trust["Principal"] == {"Service": "apigateway.amazonaws.com"}
+    # confused-deputy protection: API Gateway acting for this account's API, nothing else
+    assert trust["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:a1b2c3d4e5/*"},
+    }
