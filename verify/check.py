@@ -60,7 +60,7 @@ VARIANT_FIELDS: dict[str, type] = {
     "height": int,
     "bytes": int,
 }
-_PIL_FORMATS = {"JPEG": "jpeg", "PNG": "png", "WEBP": "webp"}
+_PIL_FORMATS = {"JPEG": "jpeg", "PNG": "png", "WEBP": "webp", "AVIF": "avif", "GIF": "gif"}
 
 
 def variant_key(source_key: str, variant: Variant, img_id: str) -> str:
@@ -324,6 +324,7 @@ def check_variant(stack: Stack, upload: UploadResult, spec: Variant, report: Ver
             fmt = _PIL_FORMATS.get(img.format or "", str(img.format).lower())
             width, height = img.size
             has_alpha = "A" in img.getbands() or "transparency" in img.info
+            frames = getattr(img, "n_frames", 1)
     except Exception as e:  # Pillow raises many types for undecodable data
         report.add(upload.subject, label, False, f"{key} is not a readable image: {e}")
         return
@@ -344,6 +345,10 @@ def check_variant(stack: Stack, upload: UploadResult, spec: Variant, report: Ver
         problems.append(f"{width}x{height}, expected {want[0]}x{want[1]}{rotated}")
     if photo.has_alpha and spec.format in ("png", "webp") and not has_alpha:
         problems.append("transparency lost")
+    # an animation stays one in WebP/GIF variants (every frame: the test GIF is within budget)
+    want_frames = photo.frames if spec.format in ("webp", "gif") else 1
+    if frames != want_frames:
+        problems.append(f"{frames} frame(s), expected {want_frames}")
     recorded = ((upload.item or {}).get("variants") or {}).get(spec.name) or {}
     for name, expected_type in VARIANT_FIELDS.items():
         if not _type_ok(recorded.get(name), expected_type):

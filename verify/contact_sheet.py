@@ -43,7 +43,12 @@ def _human(n: int) -> str:
 
 
 def _tile(data: bytes) -> Image.Image:
-    """The image (upright, EXIF applied) fitted into the tile box, never enlarged."""
+    """The image (upright, EXIF applied) fitted into the tile box, never enlarged; an animation
+    shows its first frame (the label says how many there are)."""
+    if data[4:8] == b"ftyp":  # a HEIC original: Pillow reads it through pillow-heif's plugin
+        from pillow_heif import register_heif_opener
+
+        register_heif_opener()
     with Image.open(io.BytesIO(data)) as opened:
         img = ImageOps.exif_transpose(opened).convert("RGBA")
     img.thumbnail((TILE_W, TILE_H), Image.Resampling.LANCZOS)
@@ -99,7 +104,15 @@ def make_contact_sheet(report: VerifyReport, path: Path, via: str | None = None)
         photo = upload.photo
         item = upload.item or {}
         size = f"{photo.width}x{photo.height}"
-        note = " (EXIF-rotated)" if photo.exif_rotated else " (alpha)" if photo.has_alpha else ""
+        note = (
+            " (EXIF-rotated)"
+            if photo.exif_rotated
+            else " (alpha)"
+            if photo.has_alpha
+            else f" ({photo.frames} frames)"
+            if photo.frames > 1
+            else ""
+        )
         _draw_cell(
             sheet,
             PAD,
@@ -126,7 +139,11 @@ def make_contact_sheet(report: VerifyReport, path: Path, via: str | None = None)
                 result.data,
                 [
                     (name, INK),
-                    (f"{result.format.upper()} · {result.width}x{result.height}", MUTED),
+                    (
+                        f"{result.format.upper()} · {result.width}x{result.height}"
+                        + (f" · {recorded['frames']} frames" if recorded.get("frames") else ""),
+                        MUTED,
+                    ),
                     (
                         f"{_human(len(result.data))} · "
                         + (f"{saving}% smaller" if saving >= 0 else f"{-saving}% larger"),

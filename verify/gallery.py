@@ -99,7 +99,7 @@ def demo_files(folder: Path) -> list[Path]:
 
     files = []
     for photo in generate_photos():
-        if photo.exif_rotated:
+        if photo.exif_rotated or photo.format not in ("jpeg", "png"):
             continue
         path = folder / photo.filename
         path.write_bytes(photo.data)

@@ -1,8 +1,9 @@
 """Test photos for upload-and-verify, generated deterministically with Pillow (no downloads).
 
-Three inputs cover what the pipeline must handle: a photo-like JPEG (~1.3 MP, gradients, edges
-and grain so the encoders have realistic work), a PNG with transparency, and a JPEG whose EXIF
-Orientation tag says "rotate 90°" (stored landscape, displayed portrait).
+Five inputs cover what the pipeline must handle: a photo-like JPEG (~1.3 MP, gradients, edges
+and grain so the encoders have realistic work), a PNG with transparency, a JPEG whose EXIF
+Orientation tag says "rotate 90°" (stored landscape, displayed portrait), an iPhone-style HEIC
+(stored landscape with the file's own rotation, displayed portrait) and an animated GIF.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ class TestPhoto:
     height: int
     has_alpha: bool = False
     exif_rotated: bool = False
+    frames: int = 1
+    """Animation frames: WebP/GIF variants must keep them all, the others show the first."""
 
 
 def _landscape(width: int, height: int, seed: int) -> Image.Image:
@@ -87,6 +90,26 @@ def _with_alpha(width: int, height: int) -> Image.Image:
     return img
 
 
+def _animation(width: int, height: int, frames: int) -> list[Image.Image]:
+    """A ball crossing a landscape: every frame differs, so no encoder merges two."""
+    backdrop = _landscape(width, height, seed=99)
+    out = []
+    for i in range(frames):
+        frame = backdrop.copy()
+        r = height // 8
+        x = r + (width - 2 * r) * i // max(1, frames - 1)
+        ImageDraw.Draw(frame).ellipse((x - r, height // 2 - r, x + r, height // 2 + r), fill=(230, 60, 70))
+        out.append(frame)
+    return out
+
+
+def _heic(img: Image.Image, **kwargs: object) -> bytes:
+    from pillow_heif import register_heif_opener  # writes HEIC (x265), as an iPhone does
+
+    register_heif_opener()
+    return _encode(img, "HEIF", **kwargs)
+
+
 def _encode(img: Image.Image, fmt: str, **kwargs: object) -> bytes:
     buf = io.BytesIO()
     img.save(buf, fmt, **kwargs)
@@ -102,6 +125,10 @@ def generate_photos() -> list[TestPhoto]:
     rotated = _landscape(600, 800, seed=7).transpose(Image.Transpose.ROTATE_90)
     exif = Image.Exif()
     exif[EXIF_ORIENTATION] = 6
+    # The HEIC: stored 800x600 like the rotated JPEG, the rotation written into the file (irot),
+    # which libheif applies while decoding: displayed as the upright 600x800 portrait.
+    iphone = _landscape(600, 800, seed=12).transpose(Image.Transpose.ROTATE_90)
+    frames = _animation(320, 200, 6)
     return [
         TestPhoto(
             name="landscape",
@@ -131,5 +158,24 @@ def generate_photos() -> list[TestPhoto]:
             width=600,
             height=800,
             exif_rotated=True,
+        ),
+        TestPhoto(
+            name="heic",
+            filename="IMG_0042.HEIC",
+            data=_heic(iphone, quality=85, exif=exif.tobytes()),
+            content_type="image/heic",
+            format="heif",
+            width=600,
+            height=800,
+        ),
+        TestPhoto(
+            name="animated",
+            filename="ball.gif",
+            data=_encode(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=80, loop=0),
+            content_type="image/gif",
+            format="gif",
+            width=320,
+            height=200,
+            frames=len(frames),
         ),
     ]

@@ -24,7 +24,8 @@ def test_verify_passes_on_the_local_stack(local_stack: dict[str, Any]) -> None:
     assert report.ok, report.table(colour=False)
     subjects = {c.subject for c in report.checks}
     assert {"landscape via s3", "landscape via api", "exif-rotated via api", "api"} <= subjects
-    assert len(report.uploads) == 6
+    assert {"heic via s3", "animated via api"} <= subjects  # issue 16's formats, both paths
+    assert len(report.uploads) == 10
 
 
 def test_cli_prints_table_and_writes_contact_sheet(

@@ -19,7 +19,8 @@ from pathlib import Path
 import boto3
 import pytest
 from moto import mock_aws
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, ImageSequence
+from pillow_heif import register_heif_opener
 
 from function.variants import DEFAULT_VARIANTS, Variant, variants_json
 from tests.data_stores import create_data_stores
@@ -70,17 +71,20 @@ def _process(bucket: str, key: str, version: str | None, variants: tuple[Variant
     s3 = boto3.client("s3", region_name=REGION)
     data = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     img_id = image_id(bucket, key, version)
+    register_heif_opener()  # the HEIC test photo
     with Image.open(io.BytesIO(data)) as src:
         fmt, (w, h) = src.format.lower(), src.size
-        upright = ImageOps.exif_transpose(src)
+        frames = [ImageOps.exif_transpose(f.convert("RGBA")) for f in ImageSequence.Iterator(src)]
     recorded = {}
     for spec in variants:
-        out = upright.copy()
-        out.thumbnail((spec.max_width or out.width, spec.max_height or out.height))
-        if spec.format == "jpeg":
-            out = out.convert("RGB")
+        # an animation stays one in WebP (and GIF); the other formats take its first frame
+        outs = [f.copy() for f in (frames if spec.format in ("webp", "gif") else frames[:1])]
+        for frame in outs:
+            frame.thumbnail((spec.max_width or frame.width, spec.max_height or frame.height))
+        out = outs[0].convert("RGB") if spec.format == "jpeg" else outs[0]
         buf = io.BytesIO()
-        out.save(buf, spec.format.upper(), quality=spec.quality)
+        more = {"save_all": True, "append_images": outs[1:]} if len(outs) > 1 else {}
+        out.save(buf, spec.format.upper(), quality=spec.quality, **more)
         vkey = variant_key(key, spec, img_id)
         s3.put_object(Bucket="out-bucket", Key=vkey, Body=buf.getvalue(), ContentType=spec.content_type)
         recorded[spec.name] = {
@@ -143,10 +147,11 @@ def test_correct_pipeline_passes_and_run_cleans_up(processing: dict[str, str], t
     names = {(c.subject, c.name) for c in report.checks}
     assert ("exif-rotated via s3", "variant thumbnail") in names
     assert ("stack", "deployed variants") in names
-    assert len(report.uploads) == 3
+    assert len(report.uploads) == len(generate_photos()) == 5
+    assert ("animated via s3", "variant webp") in names and ("heic via s3", "variant webp") in names
     # The contact sheet: one row per photo, original + three variants.
     with Image.open(sheets[0]) as sheet:
-        assert sheet.width > 4 * 250 and sheet.height > 3 * 190
+        assert sheet.width > 4 * 250 and sheet.height > 5 * 190
     # Clean-up removed every upload version, every variant and every item.
     s3 = boto3.client("s3", region_name=REGION)
     assert s3.list_object_versions(Bucket="up-bucket").get("Versions", []) == []
