@@ -48,6 +48,7 @@ from components.iam import assume_role_policy, dynamodb_key_grant, s3_key_grant
 from components.inputs import ApiAuth, Architecture, DataStore
 from components.lambda_function import LambdaFunction, LambdaFunctionArgs, data_environment
 from function import env
+from function.api_store import RENDER_PREFIX
 from function.uploads import UPLOAD_CONTENT_TYPES
 from function.variants import Variant
 
@@ -286,7 +287,7 @@ class UploadApi(pulumi.ComponentResource):
                 {
                     "sid": "WriteRenders",
                     "actions": ["s3:PutObject"],
-                    "resources": [Output.concat(args.processed_bucket.arn, "/renders/*")],
+                    "resources": [Output.concat(args.processed_bucket.arn, f"/{RENDER_PREFIX}*")],
                 },
                 s3_key_grant(
                     "DecryptSources",
