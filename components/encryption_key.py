@@ -26,7 +26,7 @@ import pulumi
 import pulumi_aws as aws
 from pulumi import Input, Output, ResourceOptions
 
-from components.iam import via_service
+from components.iam import policy_document, via_service
 
 # AWS's key-administrator actions (key-policy-default.html): management only, no cryptography.
 # kms:Create* covers CreateGrant, which DynamoDB needs from whoever creates an encrypted table.
@@ -78,8 +78,8 @@ def key_policy(
         use_conditions.append(
             {"test": "StringLike", "variable": f"kms:EncryptionContext:{key}", "values": list(values)}
         )
-    return aws.iam.get_policy_document_output(
-        statements=[
+    return policy_document(
+        [
             {
                 "sid": "KeyAdministration",
                 "actions": list(ADMIN_ACTIONS),
@@ -102,7 +102,7 @@ def key_policy(
             },
             *(dict(s) for s in statements),
         ]
-    ).json
+    )
 
 
 def customer_key(

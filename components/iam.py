@@ -33,7 +33,16 @@ def assume_role_policy(
     }
     if conditions:
         statement["conditions"] = conditions
-    return aws.iam.get_policy_document_output(statements=[statement]).json
+    return policy_document([statement])
+
+
+def policy_document(statements: Sequence[Mapping[str, Any]]) -> Output[str]:
+    """The JSON of ``aws.iam.get_policy_document_output(statements=...)``: every component's IAM
+    documents go through here. Statements are dicts in the provider's snake_case form whose values
+    may be Outputs (ARNs of resources being created); the invoke resolves them."""
+    # pulumi_aws types the nested fields of its output-form invoke as plain str (its ArgsDict is
+    # shared with the plain invoke), so dicts holding Outputs do not match its annotation.
+    return aws.iam.get_policy_document_output(statements=list(statements)).json  # type: ignore[arg-type]
 
 
 def via_service(service: str, region: Input[str]) -> Output[str]:

@@ -16,7 +16,7 @@ import pulumi_random as random
 from pulumi import Output, ResourceOptions
 
 from components.encryption_key import customer_key
-from components.iam import dynamodb_key_grant, s3_key_grant, sqs_key_grant
+from components.iam import dynamodb_key_grant, policy_document, s3_key_grant, sqs_key_grant
 from components.inputs import Architecture, DataStore
 from components.lambda_function import RUNTIME, LambdaFunction, LambdaFunctionArgs, data_environment
 from components.naming import physical_base
@@ -41,7 +41,9 @@ def function_code(root: str = ".") -> pulumi.Archive:
         raise FileNotFoundError(
             f"no handler sources in {package}: run pulumi from the imgpipe project directory"
         )
-    files = {name: pulumi.FileAsset(f"{package.as_posix()}/{name}") for name in sources}
+    files: dict[str, pulumi.Asset | pulumi.Archive] = {
+        name: pulumi.FileAsset(f"{package.as_posix()}/{name}") for name in sources
+    }
     return pulumi.AssetArchive({"function": pulumi.AssetArchive(files)})
 
 
@@ -149,8 +151,8 @@ class ImageProcessor(pulumi.ComponentResource):
         aws.sqs.QueuePolicy(
             f"{name}-dlq-policy",
             queue_url=self.dlq.url,
-            policy=aws.iam.get_policy_document_output(
-                statements=[
+            policy=policy_document(
+                [
                     {
                         "sid": "DenyInsecureTransport",
                         "effect": "Deny",
@@ -162,7 +164,7 @@ class ImageProcessor(pulumi.ComponentResource):
                         ],
                     }
                 ]
-            ).json,
+            ),
             opts=child,
         )
 

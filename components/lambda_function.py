@@ -19,7 +19,7 @@ import pulumi
 import pulumi_aws as aws
 from pulumi import Input, Output, ResourceOptions
 
-from components.iam import assume_role_policy
+from components.iam import assume_role_policy, policy_document
 from components.inputs import Architecture, DataStore
 from function import env
 from function.variants import Variant, variants_json
@@ -126,7 +126,7 @@ class LambdaFunction:
         self.policy = aws.iam.RolePolicy(
             f"{name}-{args.policy_label}",
             role=self.role.id,
-            policy=aws.iam.get_policy_document_output(statements=[*args.statements, own_logs]).json,
+            policy=policy_document([*args.statements, own_logs]),
             opts=child,
         )
         self.function = aws.lambda_.Function(

@@ -20,6 +20,7 @@ import pulumi_random as random
 from pulumi import Input, Output, ResourceOptions
 
 from components.encryption_key import customer_key
+from components.iam import policy_document
 from components.naming import physical_base
 
 METRICS_NAMESPACE = "imgpipe"
@@ -95,8 +96,8 @@ class Monitoring(pulumi.ComponentResource):
         # Only this stack's alarms (by name prefix) in this account may publish: aws:SourceArn and
         # aws:SourceAccount are what CloudWatch's sns:Publish carries.
         # https://repost.aws/knowledge-center/cloudwatch-receive-sns-for-alarm-trigger
-        topic_policy = aws.iam.get_policy_document_output(
-            statements=[
+        topic_policy = policy_document(
+            [
                 {
                     "sid": "CloudWatchAlarmsPublish",
                     "actions": ["sns:Publish"],
@@ -117,7 +118,7 @@ class Monitoring(pulumi.ComponentResource):
                 }
             ]
         )
-        aws.sns.TopicPolicy(f"{name}-alarms-policy", arn=self.topic.arn, policy=topic_policy.json, opts=child)
+        aws.sns.TopicPolicy(f"{name}-alarms-policy", arn=self.topic.arn, policy=topic_policy, opts=child)
         if args.alarm_email:
             aws.sns.TopicSubscription(
                 f"{name}-alarms-email",

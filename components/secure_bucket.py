@@ -8,7 +8,6 @@ policy rule checks the same thing across the stack).
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -16,6 +15,7 @@ import pulumi_random as random
 from pulumi import Input, Output, ResourceOptions
 
 from components.encryption_key import customer_key
+from components.iam import policy_document
 
 _NOT_NAME = re.compile(r"[^a-z0-9-]+")
 
@@ -142,6 +142,21 @@ class SecureBucket(pulumi.ComponentResource):
             ],
             opts=child,
         )
+        # In a versioned bucket, Expiration puts a delete marker on the current version; the
+        # noncurrent version then goes after a day (this rule overlaps the bucket-wide one: S3
+        # honours the shorter expiration), and S3 removes the then-lone delete marker.
+        # https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-expire-general-considerations.html
+        # https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-conflicts.html
+        expiring: list[aws.s3.BucketLifecycleConfigurationRuleArgsDict] = [
+            {
+                "id": f"expire-{_NOT_NAME.sub('-', prefix.lower()).strip('-') or 'all'}",
+                "status": "Enabled",
+                "filter": {"prefix": prefix},
+                "expiration": {"days": days},
+                "noncurrent_version_expiration": {"noncurrent_days": 1},
+            }
+            for prefix, days in sorted(args.expire_prefixes.items())
+        ]
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle",
             bucket=bucket_id,
@@ -158,27 +173,13 @@ class SecureBucket(pulumi.ComponentResource):
                     "filter": {"prefix": ""},
                     "abort_incomplete_multipart_upload": {"days_after_initiation": args.abort_multipart_days},
                 },
-                # In a versioned bucket, Expiration puts a delete marker on the current version;
-                # the noncurrent version then goes after a day (this rule overlaps the bucket-wide
-                # one: S3 honours the shorter expiration), and S3 removes the then-lone delete
-                # marker. https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-expire-general-considerations.html
-                # https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-conflicts.html
-                *(
-                    {
-                        "id": f"expire-{_NOT_NAME.sub('-', prefix.lower()).strip('-') or 'all'}",
-                        "status": "Enabled",
-                        "filter": {"prefix": prefix},
-                        "expiration": {"days": days},
-                        "noncurrent_version_expiration": {"noncurrent_days": 1},
-                    }
-                    for prefix, days in sorted(args.expire_prefixes.items())
-                ),
+                *expiring,
             ],
             # S3 rejects noncurrent-version rules racing the versioning change
             opts=ResourceOptions(parent=self, depends_on=[versioning]),
         )
-        tls_only = aws.iam.get_policy_document_output(
-            statements=[
+        tls_only = policy_document(
+            [
                 {
                     "sid": "DenyInsecureTransport",
                     "effect": "Deny",
@@ -192,7 +193,7 @@ class SecureBucket(pulumi.ComponentResource):
         aws.s3.BucketPolicy(
             f"{name}-policy",
             bucket=bucket_id,
-            policy=tls_only.json,
+            policy=tls_only,
             # two bucket-level writes at once fail with OperationAborted: put the policy last
             opts=ResourceOptions(parent=self, depends_on=[access_block]),
         )
@@ -229,7 +230,7 @@ class SecureBucket(pulumi.ComponentResource):
             raise ValueError(
                 f"S3 CORS methods must be among GET, PUT, HEAD, POST, DELETE, got {list(methods)}"
             )
-        rule: dict[str, Input[Any]] = {
+        rule: aws.s3.BucketCorsConfigurationCorsRuleArgsDict = {
             "allowed_origins": origins,
             "allowed_methods": list(methods),
             "max_age_seconds": max_age_seconds,

@@ -44,7 +44,7 @@ from components.api_templates import (
     preflight_template,
     query_request_template,
 )
-from components.iam import assume_role_policy, dynamodb_key_grant, s3_key_grant
+from components.iam import assume_role_policy, dynamodb_key_grant, policy_document, s3_key_grant
 from components.inputs import ApiAuth, Architecture, DataStore
 from components.lambda_function import LambdaFunction, LambdaFunctionArgs, data_environment
 from function import env
@@ -146,7 +146,7 @@ def cors_allow_origin(origins: Sequence[str]) -> str:
 
 
 def _policy(statements: list[dict[str, Any]]) -> Output[str]:
-    return aws.iam.get_policy_document_output(statements=statements).json
+    return policy_document(statements)
 
 
 class UploadApi(pulumi.ComponentResource):
