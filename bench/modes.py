@@ -218,6 +218,7 @@ def measure(mode: str, image: Path, specs: tuple[Variant, ...] = DEFAULT_VARIANT
     cpu_before = _cpu_s()
     start = time.perf_counter()
     try:
+        # only imgpipe's runner is handed a file (RUNNERS is typed for the bytes the others take)
         result = runner(data, specs)  # type: ignore[arg-type]
     finally:
         if not isinstance(data, bytes):

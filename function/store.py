@@ -148,6 +148,7 @@ class Store:
         finally:
             body.close()
         spool.seek(0)
+        # typeshed does not declare SpooledTemporaryFile a BinaryIO, though it is a binary file
         return spool, response.get("ContentType")  # type: ignore[return-value]
 
     def put_variant(self, key: str, variant: EncodedVariant, ref: ObjectRef, image_id: str) -> None:
