@@ -12,7 +12,7 @@ STACK ?=
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 
-.PHONY: help setup browser lock layer layer-digests test test-unit test-function test-integration test-browser lint demo up down status verify bench soak redrive clean
+.PHONY: help setup browser lock layer layer-digests schema test test-unit test-function test-integration test-browser lint demo up down status verify bench soak redrive clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -56,6 +56,11 @@ layer: $(STAMP) ## build the Pillow layer zip for the stack's architecture (repr
 
 layer-digests: $(STAMP) ## after a deliberate layer change: rebuild both architectures, record their sha256 in layer/digests.json
 	$(PY) -m layer.build --record-digests
+
+# The package schema consumers' SDKs are generated from (docs/package.md): the provider is started
+# as the engine starts it and asked over gRPC; tests/provider checks the committed file is current.
+schema: setup ## regenerate provider/schema.json (the imgpipe package schema) after changing a component's Args
+	$(PY) -m provider.schema
 
 test: setup layer lint ## lint and types, then every offline test: unit, function, layer, integration
 	$(PY) -m pytest $(PYTEST_ARGS)
