@@ -106,16 +106,20 @@ verify: setup ## upload-and-verify the local stack (after `make up`), or a real 
 	$(PY) -m verify $(if $(STACK),--stack $(STACK))
 
 # demo: down runs whatever happens (verify failure, Ctrl-C) and the exit code is verify's.
-demo: setup layer ## local stack up, upload + verify + contact sheet, down: all in one command
-	@start=$$(date +%s); rc=0; sheet=.local/contact-sheet.png; rm -f $$sheet; \
+# The gallery step exits 2 when no browser is installed (it says so): not a demo failure.
+demo: setup layer ## local stack up, upload + verify + contact sheet + gallery screenshot, down
+	@start=$$(date +%s); rc=0; sheet=.local/contact-sheet.png; shot=.local/gallery.png; rm -f $$sheet $$shot; \
 	trap '$(MAKE) --no-print-directory down; exit 130' INT TERM; \
 	if $(MAKE) --no-print-directory up; then \
 	  $(PY) -m verify --contact-sheet $$sheet || rc=$$?; \
+	  $(PY) -m verify.gallery --screenshot $$shot; g=$$?; \
+	  if [ $$g -eq 1 ] && [ $$rc -eq 0 ]; then rc=1; fi; \
 	else rc=$$?; echo "demo: make up failed (exit $$rc)"; fi; \
 	$(MAKE) --no-print-directory down || echo "demo: make down failed: check with make up/down"; \
 	trap - INT TERM; \
 	echo; echo "demo: $$( [ $$rc -eq 0 ] && echo PASSED || echo FAILED ) in $$(( $$(date +%s) - start )) s"; \
 	if [ -f $$sheet ]; then echo "contact sheet: $(CURDIR)/$$sheet"; fi; \
+	if [ -f $$shot ]; then echo "gallery screenshot: $(CURDIR)/$$shot"; fi; \
 	exit $$rc
 
 clean: ## remove local state, benchmark output and the layer build (keeps .venv)

@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import config as stack_config
+from components.gallery_site import GallerySite, GallerySiteArgs
 from components.image_processor import ImageProcessor, ImageProcessorArgs, function_code
 from components.inputs import DataStore
 from components.metadata_table import MetadataTable, MetadataTableArgs
@@ -62,6 +63,14 @@ processor = ImageProcessor(
     ),
 )
 
+# The gallery page's static files (web/), served by the API itself from a private prefix.
+site = GallerySite(
+    "gallery",
+    GallerySiteArgs(
+        bucket_name=processed.bucket_name, bucket_arn=processed.bucket_arn, key_arn=processed.key_arn
+    ),
+)
+
 api = UploadApi(
     "api",
     UploadApiArgs(
@@ -86,6 +95,7 @@ api = UploadApi(
         quota_per_day=cfg.quota_per_day,
         stage_name=cfg.stage_name,
         manage_account_logging_role=cfg.manage_api_gateway_account,
+        page=site.page,
     ),
 )
 
@@ -120,6 +130,7 @@ pulumi.export("processed_bucket", processed.bucket_name)
 pulumi.export("metadata_table", metadata.table_name)
 pulumi.export("function_name", processor.function_name)
 pulumi.export("api_url", api.api_url)
+pulumi.export("gallery_url", api.gallery_url)
 pulumi.export("dlq_url", processor.dlq_url)
 pulumi.export("dashboard_url", monitoring.dashboard_url)
 pulumi.export("region", aws.get_region_output().region)

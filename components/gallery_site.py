@@ -25,6 +25,24 @@ PREFIX = "_site/gallery/"
 """Variant keys always end in ``_<variant>_<image id>.<ext>``, so none can be one of these."""
 
 
+@dataclass(frozen=True)
+class StaticPage:
+    """What the API needs to serve the page: where its objects are and which ones they are."""
+
+    bucket_name: Input[str]
+    """The private bucket holding the page's objects."""
+    bucket_arn: Input[str]
+    """Its ARN (KMS grants through S3 name it in the encryption context)."""
+    key_arn: Input[str]
+    """The bucket's KMS key (the objects are encrypted with it: reading them needs ``kms:Decrypt``)."""
+    prefix: str
+    """Key prefix of the page's objects (``_site/gallery/``)."""
+    index: str
+    """The file ``GET /gallery`` answers (under ``prefix``)."""
+    object_arns: list[Input[str]]
+    """Exactly the objects the page routes may read."""
+
+
 @dataclass
 class GallerySiteArgs:
     """Where the page's files go and where they come from."""
@@ -32,6 +50,8 @@ class GallerySiteArgs:
     bucket_name: Input[str]
     """The private bucket that holds the files (the processed bucket)."""
     bucket_arn: Input[str]
+    key_arn: Input[str]
+    """The bucket's KMS key."""
     source_dir: str = "web"
     """Directory of the static files, relative to the project directory (like ``./function``)."""
     prefix: str = PREFIX
@@ -49,7 +69,8 @@ class GallerySite(pulumi.ComponentResource):
     """The page's files as S3 objects under ``prefix`` (``no-cache``: a new deploy shows at once).
 
     Attributes: ``bucket_name``, ``prefix``, ``files`` (names under the prefix, ``index.html``
-    first), ``object_arns`` (exactly the objects the API may read for the page).
+    first), ``object_arns`` (exactly the objects the API may read for the page) and ``page``
+    (all of that for ``UploadApiArgs.page``).
     """
 
     bucket_name: Output[str]
@@ -80,4 +101,12 @@ class GallerySite(pulumi.ComponentResource):
         self.object_arns = [
             Output.concat(args.bucket_arn, "/", args.prefix, file_name) for file_name in self.files
         ]
+        self.page = StaticPage(
+            bucket_name=self.bucket_name,
+            bucket_arn=args.bucket_arn,
+            key_arn=args.key_arn,
+            prefix=self.prefix,
+            index=INDEX,
+            object_arns=list(self.object_arns),
+        )
         self.register_outputs({"bucket_name": self.bucket_name, "prefix": self.prefix, "files": self.files})

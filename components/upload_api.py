@@ -6,9 +6,11 @@ Routes (stage ``dev`` by default; every method needs ``x-api-key`` or SigV4 per 
 ``PUT  /uploads/{key+}``                    S3 integration into the upload bucket (≤ 10 MB, image/* body)
 ``POST /uploads``                           API Lambda: presigned S3 PUT URL for larger files
 ``GET  /images?source_key=…``               DynamoDB Query on ``by_source_key`` → clean JSON list
+``GET  /images?status=…&limit=&cursor=``     DynamoDB Query on ``by_status``, newest first, paged
 ``GET  /images/{image_id}``                 DynamoDB GetItem → clean JSON item (404 JSON when absent)
 ``GET  /images/{image_id}/variants/{name}`` API Lambda: 302 to a short-lived presigned URL of a variant
 ``GET  /images/{image_id}/render?w=&h=…``   render Lambda: on-demand rendition, cached, 302 to it
+``GET  /gallery``, ``/gallery/{file}``       the gallery page: S3 reads of its own objects, keyless
 ``OPTIONS`` on each                         MOCK CORS preflight (no auth, as browsers send none)
 ==========================================  =============================================================
 
@@ -39,11 +41,13 @@ from components.api_templates import (
     GET_ITEM_RESPONSE_TEMPLATE,
     QUERY_RESPONSE_TEMPLATE,
     SOURCE_KEY_INDEX,
+    STATUS_INDEX,
     UPLOAD_RESPONSE_TEMPLATE,
     get_item_request_template,
     preflight_template,
     query_request_template,
 )
+from components.gallery_site import StaticPage
 from components.iam import assume_role_policy, dynamodb_key_grant, policy_document, s3_key_grant
 from components.inputs import ApiAuth, Architecture, DataStore
 from components.lambda_function import LambdaFunction, LambdaFunctionArgs, data_environment
@@ -119,6 +123,9 @@ class UploadApiArgs:
     the concurrency the image function needs (None: unreserved)."""
     max_animation_pixels: int = 100_000_000
     """Frames x pixels that animated renditions keep (longer animations are cut)."""
+    page: StaticPage | None = None
+    """Serve this static page at ``GET /gallery`` (+ ``/gallery/{file}``), without a key. Only with
+    ``api_key`` auth: the page sends ``x-api-key``; it cannot SigV4-sign for ``iam``."""
 
 
 def _check(args: UploadApiArgs) -> None:
@@ -152,13 +159,16 @@ def _policy(statements: list[dict[str, Any]]) -> Output[str]:
 class UploadApi(pulumi.ComponentResource):
     """The REST API, its Lambdas, roles, key, usage plan, stage and access logs.
 
-    Attributes: ``api_url`` (stage invoke URL, no trailing slash), ``api_key`` (secret; ``""``
+    Attributes: ``api_url`` (stage invoke URL, no trailing slash), ``gallery_url`` (``api_url`` +
+    ``/gallery`` with a ``page`` and ``api_key`` auth, else ``""``), ``api_key`` (secret; ``""``
     with ``iam`` auth), ``rest_api_id``, ``rest_api_name``, ``stage_name``, ``api_function_name``,
     ``render_function_name``.
     """
 
     api_url: Output[str]
     """The stage's invoke URL, no trailing slash."""
+    gallery_url: Output[str]
+    """``api_url`` + ``/gallery`` (the gallery page) with a ``page`` and API-key auth, else empty."""
     api_key: Output[str]
     """The API key (secret); empty with IAM auth."""
     rest_api_id: Output[str]
@@ -333,7 +343,8 @@ class UploadApi(pulumi.ComponentResource):
             images,
             "/images",
             "Query",
-            {"method.request.querystring.source_key": True},
+            # source_key or status: the templates check them and answer 400 with what to fix
+            {f"method.request.querystring.{q}": False for q in ("source_key", "status", "limit", "cursor")},
             Output.from_input(args.table.name).apply(query_request_template),
             QUERY_RESPONSE_TEMPLATE,
         )
@@ -374,6 +385,10 @@ class UploadApi(pulumi.ComponentResource):
             (variant, "variant", "GET,OPTIONS"),
         ):
             self._preflight(label, res, methods)
+        # The page authenticates with the API key; a browser cannot SigV4-sign (iam): no page then.
+        self._serves_page = args.page is not None and args.api_auth == ApiAuth.API_KEY
+        if args.page is not None and self._serves_page:
+            self._page_routes(root_id, args.page)
         self._gateway_responses()
 
         # ---- deployment + stage ------------------------------------------------------------
@@ -451,11 +466,15 @@ class UploadApi(pulumi.ComponentResource):
         self.rest_api_id = api_id
         self.rest_api_name = self.rest_api.name
         self.api_url = Output.all(self.stage.invoke_url, api_id, self._region).apply(self._invoke_url)
+        self.gallery_url = (
+            self.api_url.apply(lambda url: f"{url}/gallery") if self._serves_page else Output.from_input("")
+        )
         self.api_function_name = self.api_function.name
         self.render_function_name = self.render_function.name
         self.register_outputs(
             {
                 "api_url": self.api_url,
+                "gallery_url": self.gallery_url,
                 "api_key": self.api_key,
                 "rest_api_id": self.rest_api_id,
                 "rest_api_name": self.rest_api_name,
@@ -759,6 +778,109 @@ class UploadApi(pulumi.ComponentResource):
         templates = {"application/json": template} if template else None
         self._response(f"{label}-options", resource, method, integration, "200", headers, templates)
 
+    def _page_routes(self, root_id: Input[str], page: StaticPage) -> None:
+        """Keyless ``GET /gallery`` and ``GET /gallery/{file}``: S3 reads of the page's own objects
+        through a role that can read exactly those objects (a browser navigating to a page cannot
+        send ``x-api-key``; the page asks for the key before any API call)."""
+        name = self._name
+        role = aws.iam.Role(
+            f"{name}-page-role",
+            description="API Gateway: read the gallery page's own objects (keyless page routes)",
+            # only API Gateway acting for this API of this account (confused-deputy protection)
+            assume_role_policy=assume_role_policy(
+                "apigateway.amazonaws.com",
+                source_account=self._account,
+                source_arn=Output.concat(
+                    "arn:aws:execute-api:", self._region, ":", self._account, ":", self.rest_api.id, "/*"
+                ),
+            ),
+            opts=ResourceOptions(parent=self),
+        )
+        policy = aws.iam.RolePolicy(
+            f"{name}-page-policy",
+            role=role.id,
+            policy=_policy(
+                [
+                    {
+                        "sid": "ReadPageFiles",
+                        "actions": ["s3:GetObject"],
+                        "resources": list(page.object_arns),
+                    },
+                    s3_key_grant(
+                        "DecryptPageFiles", ["kms:Decrypt"], page.key_arn, page.bucket_arn, self._region
+                    ),
+                ]
+            ),
+            opts=ResourceOptions(parent=self),
+        )
+        gallery = self._resource("gallery", root_id, "gallery")
+        asset = self._resource("gallery-file", gallery.id, "{file}")
+        for res, label, operation, path, key, file_param in (
+            (gallery, "gallery-page", "GetGalleryPage", "/gallery", f"{page.prefix}{page.index}", False),
+            (asset, "gallery-file", "GetGalleryAsset", "/gallery/{file}", f"{page.prefix}{{file}}", True),
+        ):
+            params = {"method.request.path.file": True} if file_param else {}
+            method = aws.apigateway.Method(
+                f"{name}-{label}-method",
+                rest_api=self.rest_api.id,
+                resource_id=res.id,
+                http_method="GET",
+                authorization="NONE",
+                api_key_required=False,
+                operation_name=operation,  # policy/rules.py: PUBLIC_PAGE_OPERATIONS
+                request_parameters=params or None,
+                request_validator_id=self.validator.id if params else None,
+                opts=ResourceOptions(parent=self),
+            )
+            self._deps.extend([method, policy])
+            integration = self._integration(
+                label,
+                res,
+                method,
+                type="AWS",
+                integration_http_method="GET",
+                uri=Output.concat(
+                    "arn:aws:apigateway:", self._region, ":s3:path/", page.bucket_name, "/", key
+                ),
+                credentials=role.arn,
+                request_parameters={"integration.request.path.file": "method.request.path.file"}
+                if file_param
+                else None,
+                passthrough_behavior="WHEN_NO_MATCH",
+                timeout_milliseconds=10000,
+            )
+            self._responses(
+                label,
+                res,
+                method,
+                integration,
+                path,
+                [
+                    {
+                        "status": "200",
+                        "headers": {
+                            "Content-Type": "integration.response.header.Content-Type",
+                            "Cache-Control": "integration.response.header.Cache-Control",
+                            "X-Content-Type-Options": "'nosniff'",
+                        },
+                    },
+                    {
+                        "status": "404",
+                        "pattern": "4\\d\\d",
+                        "templates": {
+                            "application/json": ERROR_TEMPLATE % "no such file in the gallery page"
+                        },
+                    },
+                    {
+                        "status": "502",
+                        "pattern": "5\\d\\d",
+                        "templates": {
+                            "application/json": ERROR_TEMPLATE % "S3 failed to serve the gallery page"
+                        },
+                    },
+                ],
+            )
+
     def _gateway_responses(self) -> None:
         """JSON + CORS for every answer API Gateway makes itself (4XX/5XX families, 413, 415)."""
         headers = {
@@ -896,6 +1018,7 @@ class UploadApi(pulumi.ComponentResource):
                         "resources": [
                             args.table.arn,
                             Output.concat(args.table.arn, "/index/", SOURCE_KEY_INDEX),
+                            Output.concat(args.table.arn, "/index/", STATUS_INDEX),
                         ],
                     },
                     dynamodb_key_grant(

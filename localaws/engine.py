@@ -156,8 +156,12 @@ class LocalEngine:
         self.server = moto_patches.MotoServer(
             lambda app: control.host_guard(
                 faults_mod.middleware(
-                    s3_presign.middleware(
-                        s3_cors.middleware(app, moto_patches.s3_bucket_cors), moto_patches.secret_access_key
+                    # CORS outside the presign check, as on S3: a preflight is answered from the
+                    # bucket's CORS rules (it carries no signature to check), and a refused
+                    # presigned request still gets the rule's CORS headers, so a page can read why
+                    s3_cors.middleware(
+                        s3_presign.middleware(app, moto_patches.secret_access_key),
+                        moto_patches.s3_bucket_cors,
                     ),
                     faults,
                     token,
@@ -299,14 +303,16 @@ class LocalEngine:
             outputs["api_url"] = f"{self.ctx.stage_base_url}/{m.group(1)}/{m.group(2)}"
         if isinstance(outputs.get("api_url"), str):
             outputs["api_url"] = outputs["api_url"].rstrip("/")
-        page = re.match(r"https://[a-z0-9]+\.execute-api\.[^/]+/(.*)$", str(outputs.get("gallery_url") or ""))
-        if page and self.ctx and self.ctx.stage_base_url:
+        page = str(outputs.get("gallery_url") or "")
+        aws_page = re.match(r"https://[a-z0-9]+\.execute-api\.[^/]+/(.*)$", page)
+        if aws_page and self.ctx and self.ctx.stage_base_url:
+            page = f"{self.ctx.stage_base_url}/{aws_page.group(1)}"
+        if page and outputs.get("api_key") and "#" not in page:
             # The local page opens authorised: the key rides in the fragment, which browsers never
             # send to a server (so it is in no request line, query string or access log).
-            key = outputs.get("api_key") or ""
-            outputs["gallery_url"] = f"{self.ctx.stage_base_url}/{page.group(1)}" + (
-                f"#key={quote(str(key), safe='')}" if key else ""
-            )
+            page += f"#key={quote(str(outputs['api_key']), safe='')}"
+        if page:
+            outputs["gallery_url"] = page
         outputs["endpoint_url"] = self.endpoint_url
         self.secret_outputs = secrets
         return outputs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -20,7 +21,9 @@ def _site(tmp_path: Path, args: str = "") -> Graph:
         textwrap.dedent(
             f"""
             from components.gallery_site import GallerySite, GallerySiteArgs
-            GallerySite("site", GallerySiteArgs(bucket_name="b", bucket_arn="arn:aws:s3:::b"{args}))
+            GallerySite(
+                "site", GallerySiteArgs(bucket_name="b", bucket_arn="arn:aws:s3:::b", key_arn="k"{args})
+            )
             """
         )
     )
@@ -59,3 +62,48 @@ def test_variant_keys_can_never_be_page_files() -> None:
         for variant in ("thumbnail", "png"):
             key = variant_key(f"{PREFIX}{name}", variant, "0123456789abcdef", "png")
             assert key != f"{PREFIX}{name}" and key.startswith(f"{PREFIX}{stem}_{variant}_")
+
+
+def test_the_api_serves_the_page_keyless_from_exactly_its_objects(dev: Graph) -> None:
+    methods = {m.inputs.get("operationName"): m for m in dev.of_type("aws:apigateway/method:Method")}
+    integrations = dev.of_type("aws:apigateway/integration:Integration")
+    objects = sorted(o.inputs["key"] for o in dev.of_type(OBJECT))
+    bucket = dev.one("aws:s3/bucket:Bucket", "processed").id
+    for operation, key in (
+        ("GetGalleryPage", f"{PREFIX}index.html"),
+        ("GetGalleryAsset", f"{PREFIX}{{file}}"),
+    ):
+        method = methods[operation]
+        assert method.inputs["httpMethod"] == "GET" and method.inputs["authorization"] == "NONE"
+        assert not method.inputs.get("apiKeyRequired")
+        [integration] = [
+            i
+            for i in integrations
+            if i.inputs["resourceId"] == method.inputs["resourceId"] and i.inputs["httpMethod"] == "GET"
+        ]
+        assert integration.inputs["type"] == "AWS" and integration.inputs["integrationHttpMethod"] == "GET"
+        assert integration.inputs["uri"].endswith(f":s3:path/{bucket}/{key}")
+    # every other method still needs the key
+    others = [m for op, m in methods.items() if op not in ("GetGalleryPage", "GetGalleryAsset")]
+    assert all(m.inputs.get("apiKeyRequired") or m.inputs["httpMethod"] == "OPTIONS" for m in others)
+    # the role behind the page routes reads exactly the page's objects
+    role = dev.one("aws:iam/role:Role", "api-page-role")
+    [policy] = [p for p in dev.of_type("aws:iam/rolePolicy:RolePolicy") if p.name == "api-page-policy"]
+    doc = json.loads(policy.inputs["policy"])
+    allowed = {
+        a
+        for st in doc["Statement"]
+        for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])
+    }
+    assert allowed == {"s3:GetObject", "kms:Decrypt"}
+    [read] = [st for st in doc["Statement"] if st["Sid"] == "ReadPageFiles"]
+    resources = sorted([read["Resource"]] if isinstance(read["Resource"], str) else read["Resource"])
+    assert resources == sorted(f"arn:aws:s3:::{bucket}/{k}" for k in objects)
+    assert role.inputs["assumeRolePolicy"]
+    assert dev.outputs["gallery_url"] == dev.outputs["api_url"] + "/gallery"
+
+
+def test_no_page_with_iam_auth() -> None:
+    graph = run_program({"imgpipe:apiAuth": "iam"})
+    assert graph.outputs["gallery_url"] == ""
+    assert not [m for m in graph.of_type("aws:apigateway/method:Method") if m.inputs.get("operationName")]

@@ -20,6 +20,7 @@ CONTRACT_OUTPUTS = {
     "metadata_table",
     "function_name",
     "api_url",
+    "gallery_url",
     "dlq_url",
     "dashboard_url",
     "region",
@@ -30,6 +31,7 @@ COMPONENT_TYPES = {
     "imgpipe:storage:MetadataTable",
     "imgpipe:compute:ImageProcessor",
     "imgpipe:api:UploadApi",
+    "imgpipe:web:GallerySite",
     "imgpipe:ops:Monitoring",
 }
 DATA_SERVICES = ("s3", "dynamodb", "kms")

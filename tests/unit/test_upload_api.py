@@ -298,8 +298,10 @@ def test_dynamodb_routes_use_templates_and_the_index(graph: tuple[Mocks, dict[st
     assert responses["api-list-images-200-integration"]["responseTemplates"] == {
         "application/json": QUERY_RESPONSE_TEMPLATE
     }
+    assert '"IndexName": "by_status"' in query_request_template("meta")
+    # source_key or status: optional for the validator, checked by the templates (400 + message)
     assert _methods(mocks)[("api-list-images-method", "GET")]["requestParameters"] == {
-        "method.request.querystring.source_key": True
+        f"method.request.querystring.{q}": False for q in ("source_key", "status", "limit", "cursor")
     }
 
 
@@ -375,7 +377,11 @@ def test_iam_is_scoped_to_exact_arns(graph: tuple[Mocks, dict[str, Any]]) -> Non
     assert integ["PutUploads"]["Resource"] == [f"{UPLOAD_ARN}/*"]
     assert integ["EncryptUploads"]["Resource"] == [KEYS["upload"]]
     assert integ["ReadMetadata"]["Action"] == ["dynamodb:GetItem", "dynamodb:Query"]
-    assert integ["ReadMetadata"]["Resource"] == [TABLE_ARN, f"{TABLE_ARN}/index/by_source_key"]
+    assert integ["ReadMetadata"]["Resource"] == [
+        TABLE_ARN,
+        f"{TABLE_ARN}/index/by_source_key",
+        f"{TABLE_ARN}/index/by_status",
+    ]
     assert integ["DecryptMetadata"]["Resource"] == [KEYS["table"]]
     # KMS only through the owning service, for the one bucket/table (issue 13)
     s3_upload = {
