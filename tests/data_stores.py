@@ -59,3 +59,16 @@ def create_data_stores(
     create_bucket(s3, processed_bucket, region, versioned=version_processed)
     create_metadata_table(ddb, table)
     return s3, ddb
+
+
+def stack_outputs(region: str, **more: str) -> dict[str, str]:
+    """The output contract of a stack made of ``create_data_stores(region, "up-bucket", "out-bucket",
+    "meta")`` and a function ``proc`` (the verify and soak tests' stand-in stack), plus ``more``."""
+    return {
+        "upload_bucket": "up-bucket",
+        "processed_bucket": "out-bucket",
+        "metadata_table": "meta",
+        "function_name": "proc",
+        "region": region,
+        **more,
+    }

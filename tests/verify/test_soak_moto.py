@@ -20,7 +20,7 @@ import pytest
 from moto import mock_aws
 from PIL import Image
 
-from tests.data_stores import create_data_stores
+from tests.data_stores import create_data_stores, stack_outputs
 from verify.check import image_id
 from verify.soak import main, run_soak
 
@@ -34,14 +34,7 @@ def stack() -> Iterator[dict[str, str]]:
     with mock_aws():
         create_data_stores(REGION, "up-bucket", "out-bucket", "meta", version_processed=True)
         dlq = boto3.client("sqs", region_name=REGION).create_queue(QueueName="dlq")["QueueUrl"]
-        yield {
-            "upload_bucket": "up-bucket",
-            "processed_bucket": "out-bucket",
-            "metadata_table": "meta",
-            "function_name": "proc",
-            "region": REGION,
-            "dlq_url": dlq,
-        }
+        yield stack_outputs(REGION, dlq_url=dlq)
 
 
 def _process(key: str, version: str, behaviour: Behaviour, dlq_url: str) -> None:

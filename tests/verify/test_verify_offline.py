@@ -23,7 +23,7 @@ from PIL import Image, ImageOps, ImageSequence
 from pillow_heif import register_heif_opener
 
 from function.variants import DEFAULT_VARIANTS, Variant, variants_json
-from tests.data_stores import create_data_stores
+from tests.data_stores import create_data_stores, stack_outputs
 from verify.check import expected_size, image_id, run_verify, variant_key
 from verify.contact_sheet import make_contact_sheet
 from verify.outputs import OutputsError, load_local, load_stack
@@ -54,16 +54,7 @@ def stack() -> Iterator[dict[str, str]]:
             Code={"ZipFile": code.getvalue()},
             Environment={"Variables": {"VARIANTS": variants_json(VARIANTS)}},
         )
-        yield {
-            "upload_bucket": "up-bucket",
-            "processed_bucket": "out-bucket",
-            "metadata_table": "meta",
-            "function_name": "proc",
-            "region": REGION,
-            "api_url": "",
-            "dlq_url": "",
-            "dashboard_url": "",
-        }
+        yield stack_outputs(REGION, api_url="", dlq_url="", dashboard_url="")
 
 
 def _process(bucket: str, key: str, version: str | None, variants: tuple[Variant, ...]) -> None:
