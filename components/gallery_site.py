@@ -13,6 +13,8 @@ import pulumi
 import pulumi_aws as aws
 from pulumi import Input, Output, ResourceOptions
 
+from components.package import component_type, from_inputs, package_options
+
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".css": "text/css; charset=utf-8",
@@ -77,7 +79,10 @@ class GallerySite(pulumi.ComponentResource):
     object_arns: list[Output[str]]
 
     def __init__(self, name: str, args: GallerySiteArgs, opts: ResourceOptions | None = None) -> None:
-        super().__init__("imgpipe:web:GallerySite", name, None, opts)
+        args = from_inputs(GallerySiteArgs, args)  # a dict when constructed through the package
+        super().__init__(
+            component_type("GallerySite"), name, None, package_options("imgpipe:web:GallerySite", opts)
+        )
         if not args.prefix.endswith("/") or args.prefix.startswith("/"):
             raise ValueError(f"prefix must look like 'dir/' (no leading '/'), got {args.prefix!r}")
         source = Path(args.source_dir)

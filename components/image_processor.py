@@ -20,6 +20,7 @@ from components.iam import dynamodb_key_grant, policy_document, s3_key_grant, sq
 from components.inputs import Architecture, DataStore
 from components.lambda_function import RUNTIME, LambdaFunction, LambdaFunctionArgs, data_environment
 from components.naming import physical_base
+from components.package import component_type, from_inputs, package_options
 from function import env
 from function.variants import Variant
 
@@ -114,7 +115,13 @@ class ImageProcessor(pulumi.ComponentResource):
     """The image function's log group."""
 
     def __init__(self, name: str, args: ImageProcessorArgs, opts: ResourceOptions | None = None) -> None:
-        super().__init__("imgpipe:compute:ImageProcessor", name, None, opts)
+        args = from_inputs(ImageProcessorArgs, args)  # a dict when constructed through the package
+        super().__init__(
+            component_type("ImageProcessor"),
+            name,
+            None,
+            package_options("imgpipe:compute:ImageProcessor", opts),
+        )
         child = ResourceOptions(parent=self)
         project, stack = pulumi.get_project(), pulumi.get_stack()
         prefix = f"{project}-{stack}"

@@ -13,6 +13,7 @@ from pulumi import Output, ResourceOptions
 
 from components.encryption_key import METADATA_ACTIONS, customer_key
 from components.naming import physical_base
+from components.package import component_type, from_inputs, package_options
 
 HASH_KEY = "image_id"
 INDEXES: dict[str, tuple[str, str]] = {
@@ -46,7 +47,13 @@ class MetadataTable(pulumi.ComponentResource):
     """ARN of the KMS key that encrypts the table."""
 
     def __init__(self, name: str, args: MetadataTableArgs, opts: ResourceOptions | None = None) -> None:
-        super().__init__("imgpipe:storage:MetadataTable", name, None, opts)
+        args = from_inputs(MetadataTableArgs, args)  # a dict when constructed through the package
+        super().__init__(
+            component_type("MetadataTable"),
+            name,
+            None,
+            package_options("imgpipe:storage:MetadataTable", opts),
+        )
         kept = ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect)
 
         # The table is autonamed; the key alias is ours, unique per account+region: it carries

@@ -22,6 +22,7 @@ from pulumi import Input, Output, ResourceOptions
 from components.encryption_key import customer_key
 from components.iam import policy_document
 from components.naming import physical_base
+from components.package import component_type, from_inputs, package_options
 
 METRICS_NAMESPACE = "imgpipe"
 SERVICE = "imgpipe"
@@ -65,7 +66,10 @@ class Monitoring(pulumi.ComponentResource):
     """Console URL of the dashboard."""
 
     def __init__(self, name: str, args: MonitoringArgs, opts: ResourceOptions | None = None) -> None:
-        super().__init__("imgpipe:ops:Monitoring", name, None, opts)
+        args = from_inputs(MonitoringArgs, args)  # a dict when constructed through the package
+        super().__init__(
+            component_type("Monitoring"), name, None, package_options("imgpipe:ops:Monitoring", opts)
+        )
         child = ResourceOptions(parent=self)
         account = aws.get_caller_identity_output().account_id
         region = aws.get_region_output().region

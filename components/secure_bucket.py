@@ -16,6 +16,7 @@ from pulumi import Input, Output, ResourceOptions
 
 from components.encryption_key import customer_key
 from components.iam import policy_document
+from components.package import component_type, from_inputs, package_options
 
 _NOT_NAME = re.compile(r"[^a-z0-9-]+")
 
@@ -63,7 +64,10 @@ class SecureBucket(pulumi.ComponentResource):
     """ARN of the KMS key that encrypts the bucket."""
 
     def __init__(self, name: str, args: SecureBucketArgs, opts: ResourceOptions | None = None) -> None:
-        super().__init__("imgpipe:storage:SecureBucket", name, None, opts)
+        args = from_inputs(SecureBucketArgs, args)  # a dict when constructed through the package
+        super().__init__(
+            component_type("SecureBucket"), name, None, package_options("imgpipe:storage:SecureBucket", opts)
+        )
         child = ResourceOptions(parent=self)
         # Data stores outlive a mistaken `pulumi destroy` in prod: protected, and retained if
         # deleted from the program.

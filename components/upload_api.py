@@ -51,6 +51,7 @@ from components.gallery_site import StaticPage
 from components.iam import assume_role_policy, dynamodb_key_grant, policy_document, s3_key_grant
 from components.inputs import ApiAuth, Architecture, DataStore
 from components.lambda_function import LambdaFunction, LambdaFunctionArgs, data_environment
+from components.package import component_type, from_inputs, package_options
 from function import env
 from function.api_store import RENDER_PREFIX
 from function.uploads import UPLOAD_CONTENT_TYPES
@@ -182,11 +183,15 @@ class UploadApi(pulumi.ComponentResource):
         # The deployment trigger is derived from the inputs of every API child as it is
         # registered (components/api_snapshot.py): no change to the API can miss a redeploy.
         snapshot = DeploymentSnapshot()
+        args = from_inputs(UploadApiArgs, args)  # a dict when constructed through the package
         super().__init__(
-            "imgpipe:api:UploadApi",
+            component_type("UploadApi"),
             name,
             None,
-            ResourceOptions.merge(opts, ResourceOptions(transformations=[snapshot.transformation])),
+            ResourceOptions.merge(
+                package_options("imgpipe:api:UploadApi", opts),
+                ResourceOptions(transformations=[snapshot.transformation]),
+            ),
         )
         self._snapshot = snapshot
         _check(args)

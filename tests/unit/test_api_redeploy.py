@@ -184,7 +184,7 @@ def test_snapshot_records_only_api_kinds_and_stops_at_the_trigger() -> None:
 def test_deployment_depends_on_every_api_child(dev: Graph) -> None:
     """The snapshot is taken when the Deployment is created: every API child must exist by then."""
     deployment = dev.one("aws:apigateway/deployment:Deployment")
-    api = dev.one("imgpipe:api:UploadApi")
+    api = dev.one("imgpipe:index:UploadApi")
     children = [r for r in dev.children(api) if in_snapshot(r.type)]
     assert len(children) > 50
     missing = [r.name for r in children if r.urn not in deployment.dependencies]

@@ -16,7 +16,7 @@ from tests.unit.test_policy_graph import stack_config
 from tests.unit.test_storage import child  # a storage component's one resource of a type
 
 FUNCTION = "aws:lambda/function:Function"
-COMPUTE = "imgpipe:compute:ImageProcessor"
+COMPUTE = "imgpipe:index:ImageProcessor"
 
 
 def part(graph: Graph, resource_type: str) -> Recorded:

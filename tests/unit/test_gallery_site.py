@@ -32,7 +32,7 @@ def _site(tmp_path: Path, args: str = "") -> Graph:
 
 def test_every_page_file_is_an_object_under_the_prefix(tmp_path: Path) -> None:
     graph = _site(tmp_path)
-    site = graph.one("imgpipe:web:GallerySite", "site")
+    site = graph.one("imgpipe:index:GallerySite", "site")
     objects = {o.inputs["key"]: o for o in graph.children(site) if o.type == OBJECT}
     names = site_files(ROOT / "web")
     assert {"index.html", "gallery.js", "gallery.css"} <= set(names)

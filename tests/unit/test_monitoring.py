@@ -14,7 +14,7 @@ ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 
 
 def ops(graph: Graph, resource_type: str) -> list[Recorded]:
-    component = graph.one("imgpipe:ops:Monitoring")
+    component = graph.one("imgpipe:index:Monitoring")
     return [r for r in graph.children(component) if r.type == resource_type]
 
 

@@ -27,12 +27,12 @@ CONTRACT_OUTPUTS = {
     "api_key",
 }
 COMPONENT_TYPES = {
-    "imgpipe:storage:SecureBucket",
-    "imgpipe:storage:MetadataTable",
-    "imgpipe:compute:ImageProcessor",
-    "imgpipe:api:UploadApi",
-    "imgpipe:web:GallerySite",
-    "imgpipe:ops:Monitoring",
+    "imgpipe:index:SecureBucket",
+    "imgpipe:index:MetadataTable",
+    "imgpipe:index:ImageProcessor",
+    "imgpipe:index:UploadApi",
+    "imgpipe:index:Monitoring",
+    "imgpipe:index:GallerySite",
 }
 DATA_SERVICES = ("s3", "dynamodb", "kms")
 BUCKET = "aws:s3/bucket:Bucket"

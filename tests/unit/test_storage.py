@@ -19,7 +19,7 @@ KEY = "aws:kms/key:Key"
 
 def child(graph: Graph, component: str, resource_type: str) -> Recorded:
     kind = "MetadataTable" if component == "metadata" else "SecureBucket"
-    parent = graph.one(f"imgpipe:storage:{kind}", component)
+    parent = graph.one(f"imgpipe:index:{kind}", component)
     found = [r for r in graph.children(parent) if r.type == resource_type]
     assert len(found) == 1, (component, resource_type, [r.name for r in found])
     return found[0]
@@ -89,7 +89,8 @@ def test_dev_buckets_force_destroy_and_are_not_protected(dev: Graph) -> None:
 
 
 def test_prod_protects_and_retains_the_data_stores(prod: Graph) -> None:
-    storage = {r.urn for r in prod.resources if r.type.startswith("imgpipe:storage:")}
+    kinds = ("imgpipe:index:SecureBucket", "imgpipe:index:MetadataTable")
+    storage = {r.urn for r in prod.resources if r.type in kinds}
     stores = [r for r in prod.of_type(BUCKET, KEY, "aws:dynamodb/table:Table") if r.parent in storage]
     assert len(stores) == 6  # two buckets, their keys, the table and its key
     for store in stores:
