@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pulumi
 
@@ -123,10 +123,17 @@ def _bad(key: str, value: Any, allowed: str, example: str) -> ConfigError:
     return ConfigError(f"{NAMESPACE}:{key} is {value!r}; {allowed}. {_fix(key, example)}")
 
 
-class _Reader:
-    """Typed getters over one ``pulumi.Config`` that turn every problem into a ConfigError."""
+class ConfigSource(Protocol):
+    """Where settings come from: a ``pulumi.Config`` (the stack), or the package component's
+    inputs (``components.pipeline.ImagePipelineArgs``) in the same shape."""
 
-    def __init__(self, config: pulumi.Config) -> None:
+    def get(self, key: str) -> str | None: ...
+
+
+class _Reader:
+    """Typed getters over one config source that turn every problem into a ConfigError."""
+
+    def __init__(self, config: ConfigSource) -> None:
         self._config = config
 
     def raw(self, key: str) -> str | None:
@@ -235,7 +242,7 @@ def _stage_name(reader: _Reader) -> str:
     return raw.strip()
 
 
-def load(config: pulumi.Config | None = None) -> StackConfig:
+def load(config: ConfigSource | None = None) -> StackConfig:
     """Read and validate every ``imgpipe:*`` key (call once, from ``__main__.py``)."""
     reader = _Reader(config or pulumi.Config(NAMESPACE))
     d = StackConfig()
