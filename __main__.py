@@ -13,13 +13,6 @@ from components.pipeline import build_pipeline
 cfg = stack_config.load()
 parts = build_pipeline(cfg, cfg.require_layer_zip())
 
-pulumi.export("upload_bucket", parts.uploads.bucket_name)
-pulumi.export("processed_bucket", parts.processed.bucket_name)
-pulumi.export("metadata_table", parts.metadata.table_name)
-pulumi.export("function_name", parts.processor.function_name)
-pulumi.export("api_url", parts.api.api_url)
-pulumi.export("gallery_url", parts.api.gallery_url)
-pulumi.export("dlq_url", parts.processor.dlq_url)
-pulumi.export("dashboard_url", parts.monitoring.dashboard_url)
+for output, value in parts.outputs().items():
+    pulumi.export(output, value)
 pulumi.export("region", aws.get_region_output().region)
-pulumi.export("api_key", pulumi.Output.secret(parts.api.api_key))

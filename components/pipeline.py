@@ -43,6 +43,20 @@ class Pipeline:
     api: UploadApi
     monitoring: Monitoring
 
+    def outputs(self) -> dict[str, Output[str]]:
+        """The output contract: the stack's outputs and the ImagePipeline component's (api_key secret)."""
+        return {
+            "upload_bucket": self.uploads.bucket_name,
+            "processed_bucket": self.processed.bucket_name,
+            "metadata_table": self.metadata.table_name,
+            "function_name": self.processor.function_name,
+            "api_url": self.api.api_url,
+            "gallery_url": self.api.gallery_url,
+            "dlq_url": self.processor.dlq_url,
+            "dashboard_url": self.monitoring.dashboard_url,
+            "api_key": Output.secret(self.api.api_key),
+        }
+
 
 def build_pipeline(
     cfg: StackConfig,
@@ -296,28 +310,10 @@ class ImagePipeline(pulumi.ComponentResource):
         parts = build_pipeline(
             cfg, layer_zip, prefix=f"{name}-", opts=ResourceOptions(parent=self), code_root=str(PROJECT_ROOT)
         )
-        self.upload_bucket = parts.uploads.bucket_name
-        self.processed_bucket = parts.processed.bucket_name
-        self.metadata_table = parts.metadata.table_name
-        self.function_name = parts.processor.function_name
-        self.api_url = parts.api.api_url
-        self.gallery_url = parts.api.gallery_url
-        self.dlq_url = parts.processor.dlq_url
-        self.dashboard_url = parts.monitoring.dashboard_url
-        self.api_key = Output.secret(parts.api.api_key)
-        self.register_outputs(
-            {
-                "upload_bucket": self.upload_bucket,
-                "processed_bucket": self.processed_bucket,
-                "metadata_table": self.metadata_table,
-                "function_name": self.function_name,
-                "api_url": self.api_url,
-                "gallery_url": self.gallery_url,
-                "dlq_url": self.dlq_url,
-                "dashboard_url": self.dashboard_url,
-                "api_key": self.api_key,
-            }
-        )
+        outputs = parts.outputs()
+        for key, value in outputs.items():
+            setattr(self, key, value)
+        self.register_outputs(outputs)
 
 
 def _layer_zip(cfg: StackConfig) -> Path:
