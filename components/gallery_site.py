@@ -87,7 +87,11 @@ class GallerySite(pulumi.ComponentResource):
             raise ValueError(f"prefix must look like 'dir/' (no leading '/'), got {args.prefix!r}")
         source = Path(args.source_dir)
         project_dir = Path(__file__).resolve().parent.parent
-        names = site_files(source if source.is_absolute() else project_dir / source)
+        folder = source if source.is_absolute() else project_dir / source
+        names = site_files(folder)
+        # Relative to the project directory when run from it (like ./function: the checkout's
+        # location stays out of the stack's state), else absolute (a program elsewhere).
+        base = source if Path.cwd().resolve() == project_dir else folder
         self.files = [INDEX, *(n for n in names if n != INDEX)]
         self.prefix = args.prefix
         self.objects = [
@@ -95,7 +99,7 @@ class GallerySite(pulumi.ComponentResource):
                 f"{name}-{file_name.replace('.', '-')}",
                 bucket=args.bucket_name,
                 key=f"{args.prefix}{file_name}",
-                source=pulumi.FileAsset(str(source / file_name)),
+                source=pulumi.FileAsset(str(base / file_name)),
                 content_type=CONTENT_TYPES[Path(file_name).suffix],
                 cache_control="no-cache",
                 opts=ResourceOptions(parent=self),

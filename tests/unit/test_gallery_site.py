@@ -41,6 +41,9 @@ def test_every_page_file_is_an_object_under_the_prefix(tmp_path: Path) -> None:
         assert obj.inputs["bucket"] == "b"
         assert obj.inputs["contentType"] == CONTENT_TYPES[Path(key).suffix]
         assert obj.inputs["cacheControl"] == "no-cache"  # a deploy shows at once
+        # run from elsewhere (the snippet's folder), the file is named by its absolute path
+        source = Path(obj.inputs["source"].path)
+        assert source.is_absolute() and source == ROOT / "web" / Path(key).name
 
 
 def test_prefix_and_source_are_checked(tmp_path: Path) -> None:
@@ -62,6 +65,11 @@ def test_variant_keys_can_never_be_page_files() -> None:
         for variant in ("thumbnail", "png"):
             key = variant_key(f"{PREFIX}{name}", variant, "0123456789abcdef", "png")
             assert key != f"{PREFIX}{name}" and key.startswith(f"{PREFIX}{stem}_{variant}_")
+
+
+def test_the_program_names_page_files_relative_to_the_project(dev: Graph) -> None:
+    # the real program runs from the project directory: relative, like ./function
+    assert all(o.inputs["source"].path.startswith("web/") for o in dev.of_type(OBJECT))
 
 
 def test_the_api_serves_the_page_keyless_from_exactly_its_objects(dev: Graph) -> None:
