@@ -300,9 +300,7 @@ class ImagePipeline(pulumi.ComponentResource):
     api_key: Output[str]
     """The API key (secret; empty with api_auth iam)."""
 
-    def __init__(
-        self, name: str, args: ImagePipelineArgs | None = None, opts: ResourceOptions | None = None
-    ) -> None:
+    def __init__(self, name: str, args: ImagePipelineArgs, opts: ResourceOptions | None = None) -> None:
         args = from_inputs(ImagePipelineArgs, args or {})  # a dict when constructed through the package
         super().__init__(component_type("ImagePipeline"), name, None, opts)
         cfg = args.to_config()
