@@ -9,6 +9,7 @@ import pulumi
 
 from components.image_processor import ImageProcessor
 from components.metadata_table import MetadataTable
+from components.pipeline import ImagePipeline
 from components.secure_bucket import SecureBucket
 from components.upload_api import UploadApi
 
@@ -19,5 +20,12 @@ VERSION = "0.1.0"
 """The package version the schema and GetPluginInfo report (the generated SDKs take it). A
 release is tagged ``v<VERSION>`` after ``make schema`` (docs/package.md)."""
 
-COMPONENTS: list[type[pulumi.ComponentResource]] = [SecureBucket, MetadataTable, ImageProcessor, UploadApi]
-"""The components consumers can create, each as ``imgpipe:index:<class name>``."""
+COMPONENTS: list[type[pulumi.ComponentResource]] = [
+    ImagePipeline,
+    SecureBucket,
+    MetadataTable,
+    ImageProcessor,
+    UploadApi,
+]
+"""The components consumers can create, each as ``imgpipe:index:<class name>``: the whole stack
+(ImagePipeline), and the building blocks it is made of for those who compose their own."""

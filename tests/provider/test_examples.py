@@ -5,10 +5,12 @@ in the committed provider/schema.json, whose currency tests/provider/test_provid
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.provider.examples import check_typescript_program, check_value, check_yaml_program
 
@@ -87,3 +89,47 @@ def test_the_checks_catch_what_a_consumer_could_get_wrong(schema: dict[str, Any]
     assert "store: no property 'colour'" in text
     assert "has no output 'websiteUrl'" in text and "no output 'bucketArn'" not in text
     assert check_typescript_program(schema, "const x = 1;")[0][0].startswith("no `import * as")
+
+
+EXAMPLES = ROOT / "examples"
+
+
+def test_the_yaml_example_uses_only_what_the_schema_has(schema: dict[str, Any]) -> None:
+    program = yaml.safe_load((EXAMPLES / "yaml" / "Pulumi.yaml").read_text())
+    assert program["runtime"] == "yaml"
+    assert program["packages"]["imgpipe"]["source"].endswith("/provider")
+    problems, ours = check_yaml_program(schema, program)
+    assert problems == []
+    assert "imgpipe:index:ImagePipeline" in ours.values()
+    images = next(name for name, token in ours.items() if token == "imgpipe:index:ImagePipeline")
+    # it shows the typed inputs (enums, the Variant objects) and reads the outputs
+    assert {"variants", "architecture", "apiAuth"} <= set(program["resources"][images]["properties"])
+    assert f"${{{images}.apiUrl}}" in program["outputs"].values()
+
+
+def test_the_typescript_example_uses_only_what_the_schema_has(schema: dict[str, Any]) -> None:
+    problems, made = check_typescript_program(schema, (EXAMPLES / "typescript" / "index.ts").read_text())
+    assert problems == []
+    assert list(made.values()) == ["imgpipe:index:ImagePipeline"]
+
+
+def test_the_typescript_project_is_what_package_add_leaves() -> None:
+    # pulumi package add records the package in Pulumi.yaml and links the generated SDK
+    project = yaml.safe_load((EXAMPLES / "typescript" / "Pulumi.yaml").read_text())
+    assert project["runtime"]["name"] == "nodejs"
+    assert project["packages"]["imgpipe"]["source"].endswith("/provider")
+    package = json.loads((EXAMPLES / "typescript" / "package.json").read_text())
+    assert package["dependencies"]["@pulumi/imgpipe"] == "file:sdks/imgpipe"
+    assert "@pulumi/pulumi" in package["dependencies"]
+    tsconfig = json.loads((EXAMPLES / "typescript" / "tsconfig.json").read_text())
+    assert tsconfig["files"] == ["index.ts"] and (EXAMPLES / "typescript" / "index.ts").exists()
+
+
+def test_the_docs_page_lists_every_input_and_output_of_the_pipeline(schema: dict[str, Any]) -> None:
+    page = (ROOT / "docs" / "package.md").read_text()
+    listed = set(re.findall(r"^\| `(\w+)` \|", page, flags=re.M))
+    pipeline = schema["resources"]["imgpipe:index:ImagePipeline"]
+    missing = (set(pipeline["inputProperties"]) | set(pipeline["properties"])) - listed
+    assert missing == set(), "docs/package.md: add these ImagePipeline inputs/outputs to its tables"
+    for component in schema["resources"]:
+        assert f"`{component}`" in page, f"docs/package.md does not name {component}"

@@ -111,7 +111,7 @@ def test_variants_are_a_list_of_the_variant_type_not_a_string(served: Served) ->
         users += 1
         assert variants["type"] == "array", token
         assert variants["items"]["$ref"] == f"#/types/{_token('Variant')}", token
-    assert users >= 2, "ImageProcessor and UploadApi take the variants"
+    assert users >= 3, "ImagePipeline, ImageProcessor and UploadApi take the variants"
 
 
 def test_every_input_and_output_has_a_description(served: Served) -> None:
@@ -146,6 +146,28 @@ def test_required_inputs_and_outputs_are_declared(served: Served) -> None:
     # the data stores a function works on have no sensible default: a consumer must pass them
     processor = served.schema["resources"][_token("ImageProcessor")]
     assert {"uploadBucket", "processedBucket", "table"} <= set(processor["requiredInputs"])
+
+
+def test_the_image_pipeline_needs_at_most_two_inputs_and_gives_the_stack_outputs(served: Served) -> None:
+    pipeline = served.schema["resources"][_token("ImagePipeline")]
+    required = pipeline.get("requiredInputs", [])
+    assert len(required) <= 2, f"ImagePipeline requires {required}: defaults should cover a working stack"
+    # the stack output contract (docs/configuration.md), in the schema's camelCase
+    assert set(pipeline["properties"]) >= {
+        "uploadBucket",
+        "processedBucket",
+        "metadataTable",
+        "functionName",
+        "apiUrl",
+        "dlqUrl",
+        "dashboardUrl",
+        "galleryUrl",
+        "apiKey",
+    }
+    inputs = pipeline["inputProperties"]
+    assert inputs["architecture"]["$ref"] == f"#/types/{_token('Architecture')}"
+    assert inputs["apiAuth"]["$ref"] == f"#/types/{_token('ApiAuth')}"
+    assert inputs["corsOrigins"]["type"] == "array" and inputs["corsOrigins"]["items"]["type"] == "string"
 
 
 def test_the_committed_schema_is_what_the_provider_serves(served: Served) -> None:
@@ -183,6 +205,8 @@ def test_the_provider_imports_only_what_its_requirements_install() -> None:
         "import importlib.metadata as md, json, sys\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
         "import provider.plugin as p\n"
+        # imported only when a Construct has no layer zip: it builds one (pip, stdlib)
+        "import layer.build\n"
         "from pulumi.provider.experimental.component import ComponentProvider\n"
         "ComponentProvider(p.COMPONENTS, p.NAME, None, p.VERSION)\n"
         "dists = md.packages_distributions()\n"
