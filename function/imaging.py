@@ -266,6 +266,21 @@ def _draft_scale(im: PILImage, plans: Sequence[_Plan], width: int, height: int, 
     return max(1, round(before / im.size[0]))
 
 
+def _buffers_whole_image(plan: _Plan, width: int, height: int) -> bool:
+    """Does this variant's encoder hold a whole-image buffer (fast PNG, full-size direct WebP)?"""
+    return plan.spec.format == "png" or (plan.spec.format == "webp" and plan.size == (width, height))
+
+
+def _schedule(plans: list[_Plan]) -> list[_Plan]:
+    """Most expensive first, except that a second whole-image encoder goes last: it has to wait
+    for the first (``_Derived.whole_image_encoder``), and meanwhile the small variants run."""
+    if not plans:
+        return plans
+    width, height = max(p.size[0] for p in plans), max(p.size[1] for p in plans)
+    heavy = [p for p in plans if _buffers_whole_image(p, width, height)]
+    return heavy[:1] + [p for p in plans if p not in heavy] + heavy[1:]
+
+
 def _full_size_webp(plans: Sequence[_Plan], size: tuple[int, int]) -> bool:
     """Is there a WebP variant of the whole image at its decoded size (the direct-libwebp case)?"""
     full = (0.0, 0.0, float(size[0]), float(size[1]))
@@ -565,6 +580,9 @@ class _Derived:
 
     def __init__(self, base: PILImage, scale: float, plans: Iterable[_Plan]) -> None:
         self.base, self.scale = base, scale
+        # The direct WebP and the fast PNG each hold a whole-image buffer beside the decoded
+        # pixels (~27 and ~72 MB at 12 MP): they take turns, so peak memory has one, not both.
+        self.whole_image_encoder = threading.Lock()
         self._lock = threading.Lock()
         self._users: dict[tuple[Any, ...], int] = {}
         self._cache: dict[tuple[Any, ...], tuple[threading.Lock, list[PILImage]]] = {}
@@ -664,11 +682,13 @@ def _encode(plan: _Plan, derived: _Derived, icc: bytes | None, icc_mode: str) ->
         if spec.format == "webp" and shared is derived.base:  # full size: skip Pillow's ARGB copy
             from function import webp_direct
 
-            direct = webp_direct.encode(shared, spec.quality, effort, options.get("icc_profile"))
+            with derived.whole_image_encoder:
+                direct = webp_direct.encode(shared, spec.quality, effort, options.get("icc_profile"))
         elif spec.format == "png" and im.mode in png_fast.COLOUR_MODES:
             # Up filter + libdeflate: half Pillow's CPU at equal or smaller size for colour images
             # (greyscale comes out ~3% larger, so L/LA stay with Pillow's adaptive filters).
-            direct = png_fast.encode(im, effort, options.get("icc_profile"))
+            with derived.whole_image_encoder:
+                direct = png_fast.encode(im, effort, options.get("icc_profile"))
         buf = io.BytesIO(direct) if direct is not None else io.BytesIO()
         if direct is None:
             im.save(buf, _SAVE_FORMAT[spec.format], **options)
@@ -723,7 +743,7 @@ def render_variants(
         raise ValueError("render_variants: no variant specs given")
     base, info, scale, source = _decode(data, specs, max_pixels)
     icc = _source_icc(base, info)
-    plans = sorted(_plans(specs, info.width, info.height), key=lambda p: -p.cost)
+    plans = _schedule(sorted(_plans(specs, info.width, info.height), key=lambda p: -p.cost))
     moving = [p for p in plans if info.animated and p.spec.format in ANIMATED_OUTPUTS]
     animations: dict[str, _Animation] = {}
     if moving:
