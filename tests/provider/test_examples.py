@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from provider.plugin import VERSION
 from tests.provider.examples import check_typescript_program, check_value, check_yaml_program
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -133,3 +134,12 @@ def test_the_docs_page_lists_every_input_and_output_of_the_pipeline(schema: dict
     assert missing == set(), "docs/package.md: add these ImagePipeline inputs/outputs to its tables"
     for component in schema["resources"]:
         assert f"`{component}`" in page, f"docs/package.md does not name {component}"
+
+
+def test_the_examples_and_the_docs_pin_the_current_release() -> None:
+    # a release bumps VERSION, and the examples and the docs' package add line with it
+    tag = f"v{VERSION}"
+    for example in ("yaml", "typescript"):
+        project = yaml.safe_load((EXAMPLES / example / "Pulumi.yaml").read_text())
+        assert project["packages"]["imgpipe"]["version"] == tag, f"examples/{example}/Pulumi.yaml"
+    assert f"/provider@{tag}" in (ROOT / "docs" / "package.md").read_text()
