@@ -788,18 +788,8 @@ class UploadApi(pulumi.ComponentResource):
         through a role that can read exactly those objects (a browser navigating to a page cannot
         send ``x-api-key``; the page asks for the key before any API call)."""
         name = self._name
-        role = aws.iam.Role(
-            f"{name}-page-role",
-            description="API Gateway: read the gallery page's own objects (keyless page routes)",
-            # only API Gateway acting for this API of this account (confused-deputy protection)
-            assume_role_policy=assume_role_policy(
-                "apigateway.amazonaws.com",
-                source_account=self._account,
-                source_arn=Output.concat(
-                    "arn:aws:execute-api:", self._region, ":", self._account, ":", self.rest_api.id, "/*"
-                ),
-            ),
-            opts=ResourceOptions(parent=self),
+        role = self._service_role(
+            "page", "API Gateway: read the gallery page's own objects (keyless page routes)"
         )
         policy = aws.iam.RolePolicy(
             f"{name}-page-policy",
@@ -985,12 +975,12 @@ class UploadApi(pulumi.ComponentResource):
             ),
         ]
 
-    def _integration_role(self) -> aws.iam.Role:
-        args = self._args
-        role = aws.iam.Role(
-            f"{self._name}-integration-role",
-            description="API Gateway service integrations of imgpipe's API (S3 uploads, DynamoDB reads)",
-            # only API Gateway acting for this API of this account (confused-deputy protection)
+    def _service_role(self, label: str, description: str) -> aws.iam.Role:
+        """``<name>-<label>-role``, assumable only by API Gateway acting for this API of this
+        account (``aws:SourceAccount`` + ``aws:SourceArn``: confused-deputy protection)."""
+        return aws.iam.Role(
+            f"{self._name}-{label}-role",
+            description=description,
             assume_role_policy=assume_role_policy(
                 "apigateway.amazonaws.com",
                 source_account=self._account,
@@ -999,6 +989,12 @@ class UploadApi(pulumi.ComponentResource):
                 ),
             ),
             opts=ResourceOptions(parent=self),
+        )
+
+    def _integration_role(self) -> aws.iam.Role:
+        args = self._args
+        role = self._service_role(
+            "integration", "API Gateway service integrations of imgpipe's API (S3 uploads, DynamoDB reads)"
         )
         aws.iam.RolePolicy(
             f"{self._name}-integration-policy",

@@ -93,14 +93,10 @@ def _allow_origin(rule: Rule, origin: str) -> dict[str, str]:
 
 
 def preflight_headers(rule: Rule, origin: str, headers: Sequence[str]) -> dict[str, str]:
-    out = {**_allow_origin(rule, origin), "Access-Control-Allow-Methods": ", ".join(rule.allowed_methods)}
+    """An actual request's CORS headers plus the request headers the preflight asked for."""
+    out = request_headers(rule, origin)
     if headers:
         out["Access-Control-Allow-Headers"] = ", ".join(headers)
-    if rule.expose_headers:
-        out["Access-Control-Expose-Headers"] = ", ".join(rule.expose_headers)
-    if rule.max_age_seconds is not None:
-        out["Access-Control-Max-Age"] = str(rule.max_age_seconds)
-    out["Vary"] = VARY
     return out
 
 
