@@ -115,9 +115,6 @@ class Variant:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
 
-# Older name of Variant, for code written before the rename.
-VariantSpec = Variant
-
 DEFAULT_VARIANTS: tuple[Variant, ...] = (
     Variant("compressed", ImageFormat.JPEG, quality=85),
     Variant("low", ImageFormat.JPEG, quality=60),
