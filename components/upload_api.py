@@ -240,18 +240,7 @@ class UploadApi(pulumi.ComponentResource):
             timeout=API_FUNCTION_TIMEOUT_S,
             statements=[
                 # presigned uploads are signed with this role's credentials
-                {
-                    "sid": "PresignUploads",
-                    "actions": ["s3:PutObject"],
-                    "resources": [Output.concat(args.upload_bucket.arn, "/*")],
-                },
-                s3_key_grant(
-                    "EncryptUploads",
-                    ["kms:GenerateDataKey"],
-                    args.upload_bucket.key_arn,
-                    args.upload_bucket.arn,
-                    self._region,
-                ),
+                *self._upload_writes("PresignUploads"),
                 # variant redirects read the item, then presign a GET on the processed bucket
                 {
                     "sid": "ReadItems",
@@ -975,6 +964,15 @@ class UploadApi(pulumi.ComponentResource):
             ),
         ]
 
+    def _upload_writes(self, sid: str) -> list[Any]:
+        """Writing objects into the upload bucket: PutObject on its objects and the data key of
+        its CMK (through S3, for this bucket only)."""
+        bucket = self._args.upload_bucket
+        return [
+            {"sid": sid, "actions": ["s3:PutObject"], "resources": [Output.concat(bucket.arn, "/*")]},
+            s3_key_grant("EncryptUploads", ["kms:GenerateDataKey"], bucket.key_arn, bucket.arn, self._region),
+        ]
+
     def _service_role(self, label: str, description: str) -> aws.iam.Role:
         """``<name>-<label>-role``, assumable only by API Gateway acting for this API of this
         account (``aws:SourceAccount`` + ``aws:SourceArn``: confused-deputy protection)."""
@@ -1001,18 +999,7 @@ class UploadApi(pulumi.ComponentResource):
             role=role.id,
             policy=_policy(
                 [
-                    {
-                        "sid": "PutUploads",
-                        "actions": ["s3:PutObject"],
-                        "resources": [Output.concat(args.upload_bucket.arn, "/*")],
-                    },
-                    s3_key_grant(
-                        "EncryptUploads",
-                        ["kms:GenerateDataKey"],
-                        args.upload_bucket.key_arn,
-                        args.upload_bucket.arn,
-                        self._region,
-                    ),
+                    *self._upload_writes("PutUploads"),
                     {
                         "sid": "ReadMetadata",
                         "actions": ["dynamodb:GetItem", "dynamodb:Query"],
