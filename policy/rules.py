@@ -321,6 +321,22 @@ def _each_allow(
     ]
 
 
+def _each_key_policy_allow(
+    props: Mapping[str, Any], check: Callable[[str, Mapping[str, Any]], list[str]]
+) -> list[str]:
+    """:func:`_each_allow` for a KMS key's own policy (``key policy statement <Sid or index>``)."""
+    try:
+        stmts = statements(props.get("policy"))
+    except ValueError as exc:
+        return [str(exc)]
+    return [
+        problem
+        for index, statement in enumerate(stmts)
+        if statement.get("Effect") == "Allow"
+        for problem in check(_where("key policy", index, statement), statement)
+    ]
+
+
 def iam_no_wildcard_actions(resource_type: str, props: Mapping[str, Any]) -> list[str]:
     """No Allow of '*', of a whole service ('s3:*') or of NotAction."""
 
@@ -601,20 +617,14 @@ def kms_service_grant_without_source_conditions(resource_type: str, props: Mappi
     do not carry it, so the grant would never apply and alarm/event delivery fails silently)."""
     if resource_type != KMS_KEY or props.get("policy") is None:
         return []
-    try:
-        stmts = statements(props.get("policy"))
-    except ValueError as exc:
-        return [str(exc)]
-    problems = []
-    for i, statement in enumerate(stmts):
-        if statement.get("Effect") != "Allow":
-            continue
+
+    def check(where: str, statement: Mapping[str, Any]) -> list[str]:
         principal = statement.get("Principal")
         services = set(_as_list(principal.get("Service"))) if isinstance(principal, Mapping) else set()
         callers = sorted(services & _KMS_CALLERS_WITHOUT_SOURCE)
         condition = statement.get("Condition")
         if not callers or not isinstance(condition, Mapping):
-            continue
+            return []
         keys = sorted(
             {
                 k
@@ -624,13 +634,15 @@ def kms_service_grant_without_source_conditions(resource_type: str, props: Mappi
                 if k.lower() in _SOURCE_KEYS
             }
         )
-        if keys:
-            problems.append(
-                f"key policy statement {statement.get('Sid') or i} grants {', '.join(callers)} with "
-                f"condition {', '.join(keys)}, which that service's KMS calls do not carry: the grant "
-                "never applies. Drop the condition here and keep it on the topic/queue policy"
-            )
-    return problems
+        if not keys:
+            return []
+        return [
+            f"{where} grants {', '.join(callers)} with "
+            f"condition {', '.join(keys)}, which that service's KMS calls do not carry: the grant "
+            "never applies. Drop the condition here and keep it on the topic/queue policy"
+        ]
+
+    return _each_key_policy_allow(props, check)
 
 
 def lambda_reserved_concurrency_quota(resources: Sequence[Resource]) -> list[Violation]:
@@ -802,28 +814,22 @@ def kms_key_policy_explicit(resource_type: str, props: Mapping[str, Any]) -> lis
             "the key has AWS's default key policy (the account's IAM policies may grant every KMS action "
             "on it): give it an explicit policy, components/encryption_key.py customer_key()"
         ]
-    try:
-        stmts = statements(props.get("policy"))
-    except ValueError as exc:
-        return [str(exc)]
-    problems = []
-    for i, statement in enumerate(stmts):
-        if statement.get("Effect") != "Allow":
-            continue
-        where = f"key policy statement {statement.get('Sid') or i}"
+
+    def check(where: str, statement: Mapping[str, Any]) -> list[str]:
         actions = [str(a) for a in _as_list(statement.get("Action"))]
         if {"*", "kms:*"} & {a.lower() for a in actions}:
-            problems.append(f"{where} allows kms:*: split administration (no cryptography) from use")
-            continue
+            return [f"{where} allows kms:*: split administration (no cryptography) from use"]
         principal = statement.get("Principal")
         aws_principal = principal == "*" or (isinstance(principal, Mapping) and "AWS" in principal)
         crypto = sorted(a for a in actions if _is_kms_crypto(a))
         if aws_principal and crypto and "kms:viaservice" not in _conditions(statement):
-            problems.append(
+            return [
                 f"{where} lets account principals call {', '.join(crypto)} directly: add a kms:ViaService "
                 "condition (use through the service that owns the data only)"
-            )
-    return problems
+            ]
+        return []
+
+    return _each_key_policy_allow(props, check)
 
 
 def iam_kms_grants_via_service(resource_type: str, props: Mapping[str, Any]) -> list[str]:
