@@ -40,6 +40,25 @@ def processed_keys(outputs: dict[str, Any], prefix: str) -> list[str]:
     return sorted(o["Key"] for o in out.get("Contents", []))
 
 
+def _s3_event(stack: dict[str, Any], key: str, size: int, version_id: str, sequencer: str) -> dict[str, Any]:
+    """An ObjectCreated:Put notification for the stack's upload bucket, as S3 sends it."""
+    bucket = stack["upload_bucket"]
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": stack["region"],
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+                    "object": {"key": key, "size": size, "versionId": version_id, "sequencer": sequencer},
+                },
+            }
+        ]
+    }
+
+
 def test_s3_upload_gives_every_variant_and_the_item(local_stack: dict[str, Any]) -> None:
     key = "engine tests/photo+1.jpg"
     put = client(local_stack, "s3").put_object(Bucket=local_stack["upload_bucket"], Key=key, Body=jpeg())
@@ -62,28 +81,9 @@ def test_redelivered_event_gives_one_item_and_one_set_of_variants(local_stack: d
     first = wait_done(local_stack, img_id)
     before = processed_keys(local_stack, "engine-tests/twice_")
     # S3 delivers at least once: send the same object version's event again, twice.
-    event = {
-        "Records": [
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": local_stack["region"],
-                "eventName": "ObjectCreated:Put",
-                "s3": {
-                    "bucket": {
-                        "name": local_stack["upload_bucket"],
-                        "arn": f"arn:aws:s3:::{local_stack['upload_bucket']}",
-                    },
-                    "object": {
-                        "key": "engine-tests/twice.jpg",
-                        "size": len(data),
-                        "versionId": put["VersionId"],
-                        "sequencer": "0000000000000000FF",
-                    },
-                },
-            }
-        ]
-    }
+    event = _s3_event(
+        local_stack, "engine-tests/twice.jpg", len(data), put["VersionId"], "0000000000000000FF"
+    )
     lam = client(local_stack, "lambda")
     for _ in range(2):
         resp = lam.invoke(FunctionName=local_stack["function_name"], Payload=json.dumps(event))
@@ -104,28 +104,7 @@ def test_a_missing_source_version_is_recorded_failed_not_retried(local_stack: di
     data = jpeg((64, 48))
     s3.put_object(Bucket=local_stack["upload_bucket"], Key=key, Body=data)
     gone = "3HL4kqtJlcpXroDTDmJ-rmSpXd3dIbrHY-MTRCxf3vjVBH40Nrjfkd"  # a version that never existed
-    event = {
-        "Records": [
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": local_stack["region"],
-                "eventName": "ObjectCreated:Put",
-                "s3": {
-                    "bucket": {
-                        "name": local_stack["upload_bucket"],
-                        "arn": f"arn:aws:s3:::{local_stack['upload_bucket']}",
-                    },
-                    "object": {
-                        "key": key,
-                        "size": len(data),
-                        "versionId": gone,
-                        "sequencer": "00000000000000AA",
-                    },
-                },
-            }
-        ]
-    }
+    event = _s3_event(local_stack, key, len(data), gone, "00000000000000AA")
     resp = client(local_stack, "lambda").invoke(
         FunctionName=local_stack["function_name"], Payload=json.dumps(event)
     )
