@@ -259,7 +259,6 @@ def _camel(name: str) -> str:
 
 
 _CONFIG_KEYS = {name: _camel(name) for name in ImagePipelineArgs.__dataclass_fields__}
-_CONFIG_KEYS["memory_mb"], _CONFIG_KEYS["max_upload_mb"] = "memoryMb", "maxUploadMb"
 
 
 def _variant_json(variant: Variant) -> dict[str, Any]:

@@ -271,12 +271,10 @@ def _buffers_whole_image(plan: _Plan, width: int, height: int) -> bool:
     return plan.spec.format == "png" or (plan.spec.format == "webp" and plan.size == (width, height))
 
 
-def _schedule(plans: list[_Plan]) -> list[_Plan]:
+def _schedule(plans: list[_Plan], width: int, height: int) -> list[_Plan]:
     """Most expensive first, except that a second whole-image encoder goes last: it has to wait
-    for the first (``_Derived.whole_image_encoder``), and meanwhile the small variants run."""
-    if not plans:
-        return plans
-    width, height = max(p.size[0] for p in plans), max(p.size[1] for p in plans)
+    for the first (``_Derived.whole_image_encoder``), and meanwhile the small variants run.
+    ``width`` x ``height``: the image's size (a WebP variant of that size is the direct one)."""
     heavy = [p for p in plans if _buffers_whole_image(p, width, height)]
     return heavy[:1] + [p for p in plans if p not in heavy] + heavy[1:]
 
@@ -743,7 +741,8 @@ def render_variants(
         raise ValueError("render_variants: no variant specs given")
     base, info, scale, source = _decode(data, specs, max_pixels)
     icc = _source_icc(base, info)
-    plans = _schedule(sorted(_plans(specs, info.width, info.height), key=lambda p: -p.cost))
+    by_cost = sorted(_plans(specs, info.width, info.height), key=lambda p: -p.cost)
+    plans = _schedule(by_cost, info.width, info.height)
     moving = [p for p in plans if info.animated and p.spec.format in ANIMATED_OUTPUTS]
     animations: dict[str, _Animation] = {}
     if moving:
