@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import io
 import os
 import re
@@ -49,7 +50,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from PIL import Image, ImageOps
+from PIL import Image
 
 from function import geometry, png_fast
 from function.settings import DEFAULT_MAX_ANIMATION_PIXELS
@@ -72,14 +73,16 @@ _MAGIC: dict[str, Callable[[bytes], bool]] = {
     "webp": lambda b: b[:4] == b"RIFF" and b[8:12] == b"WEBP",
     "bmp": lambda b: b[:2] == b"BM",
 }
-_PIL_FORMAT = {
-    "jpeg": "JPEG",
-    "png": "PNG",
-    "gif": "GIF",
-    "webp": "WEBP",
-    "bmp": "BMP",
-    "heif": "HEIF",  # pillow-heif's plugin (libheif + libde265), registered on first use
-    "avif": "AVIF",  # Pillow's own (libavif + dav1d)
+# Pillow's name and plugin module for each format imgpipe reads or writes (HEIF: pillow-heif's
+# plugin, registered on first use by _register_heif; AVIF: Pillow's own, libavif + dav1d).
+_PILLOW: dict[str, tuple[str, str | None]] = {
+    "jpeg": ("JPEG", "JpegImagePlugin"),
+    "png": ("PNG", "PngImagePlugin"),
+    "gif": ("GIF", "GifImagePlugin"),
+    "webp": ("WEBP", "WebPImagePlugin"),
+    "bmp": ("BMP", "BmpImagePlugin"),
+    "heif": ("HEIF", None),
+    "avif": ("AVIF", "AvifImagePlugin"),
 }
 # ISO BMFF brands (the `ftyp` box: major brand, then compatible brands). AVIF files also list
 # the generic `mif1`/`msf1`, so AVIF brands are checked first.
@@ -89,7 +92,6 @@ _HEIF_BRANDS = frozenset(
 )
 SNIFF_BYTES = 64
 """Bytes :func:`sniff_format` needs: enough for an ``ftyp`` box with a dozen brands."""
-_SAVE_FORMAT = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "avif": "AVIF", "gif": "GIF"}
 # Relative encode cost per pixel, to start the slowest encodes first (measured, 12 MP photo:
 # AVIF at speed 10 takes ~2.4x the CPU of WebP at method 0).
 _COST = {"avif": 12.0, "png": 12.0, "webp": 5.0, "gif": 3.0, "jpeg": 1.0}
@@ -205,6 +207,22 @@ def sniff_format(head: bytes) -> str:
         f"not a supported image: content starts with bytes [{shown}]{detail}, which is not JPEG, PNG, "
         "WebP, GIF, BMP, HEIC/HEIF or AVIF (the file extension does not matter; the content does)"
     )
+
+
+def _pillow(fmt: str) -> str:
+    """Pillow's name for ``fmt``, with only that format's plugin imported.
+
+    On its first open or save Pillow imports five plugins (BMP, GIF, JPEG, PPM, PNG; its
+    ``preinit``) unless told they are loaded. imgpipe always names the format, so it imports
+    the one plugin and marks that step done: a render of a JPEG loads one plugin, not five
+    (~7 ms of a cold start with bytecode, ~50 ms without it, as on Lambda: docs/performance.md).
+    A format not loaded here still works: Pillow then falls back to importing every plugin.
+    """
+    name, module = _PILLOW[fmt]
+    if module is not None and name not in Image.OPEN and name not in Image.SAVE:
+        importlib.import_module(f"PIL.{module}")
+    Image._initialized = max(Image._initialized, 1)  # preinit() done: see above
+    return name
 
 
 @functools.cache
@@ -336,7 +354,7 @@ def _decode(
     # One limit per process (the function's MAX_PIXELS), so setting the global is safe.
     Image.MAX_IMAGE_PIXELS = max_pixels
     try:
-        im = Image.open(fp, formats=[_PIL_FORMAT[fmt]])
+        im = Image.open(fp, formats=[_pillow(fmt)])
     except Image.DecompressionBombError as exc:
         # Pillow refuses > 2× its own limit inside open(); report it like our own limit.
         found = re.search(r"\((\d+) pixels\)", str(exc))
@@ -377,6 +395,8 @@ def _decode(
             webp_direct.map_before_load(im)  # decode straight into a buffer libwebp can read
         im.load()  # frame 0 only: animations give their first frame
         if orientation != 1:
+            from PIL import ImageOps  # with its palette modules: only for rotated photos
+
             ImageOps.exif_transpose(im, in_place=True)
         info.mode = im.mode
         work = _working_mode(im)
@@ -547,7 +567,7 @@ def _encode_animation(plan: _Plan, animation: _Animation) -> EncodedVariant:
             options["loop"] = animation.loop
     buf = io.BytesIO()
     try:
-        first.save(buf, _SAVE_FORMAT[spec.format], **options)
+        first.save(buf, _pillow(spec.format), **options)
     except (OSError, ValueError) as exc:
         raise PermanentImageError(
             f"variant '{spec.name}': cannot encode animated {spec.format}: {exc}"
@@ -689,7 +709,7 @@ def _encode(plan: _Plan, derived: _Derived, icc: bytes | None, icc_mode: str) ->
                 direct = png_fast.encode(im, effort, options.get("icc_profile"))
         buf = io.BytesIO(direct) if direct is not None else io.BytesIO()
         if direct is None:
-            im.save(buf, _SAVE_FORMAT[spec.format], **options)
+            im.save(buf, _pillow(spec.format), **options)
         size = im.size
     except (OSError, ValueError) as exc:
         raise PermanentImageError(f"variant '{spec.name}': cannot encode {spec.format}: {exc}") from exc
@@ -888,7 +908,7 @@ def _render_contain(
         offset = ((canvas_size[0] - plan.size[0]) // 2, (canvas_size[1] - plan.size[1]) // 2)
         canvas.paste(picture.convert(mode), offset)
         buf = io.BytesIO()
-        canvas.save(buf, _SAVE_FORMAT[spec.format], **_save_options(spec, mode, icc, info.mode))
+        canvas.save(buf, _pillow(spec.format), **_save_options(spec, mode, icc, info.mode))
     except (OSError, ValueError) as exc:
         raise PermanentImageError(f"render: cannot encode {spec.format}: {exc}") from exc
     finally:

@@ -316,3 +316,29 @@ def test_a_declared_frame_count_is_bounded() -> None:
         _, info, _ = imaging.decode(gif, DEFAULT_VARIANTS[:1], LIMIT)
     assert info.frames <= len(gif)
     assert imaging.recorded_frames(2**31 - 1, 5_000) == 5_000 and imaging.recorded_frames(3, 5_000) == 3
+
+
+def test_a_jpeg_render_loads_only_pillows_jpeg_plugin_and_other_formats_still_open(tmp_path) -> None:
+    """imgpipe names every format, so Pillow's preinit of five plugins is skipped (cold start:
+    docs/performance.md); a later open or save of another format must still find its plugin."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    (tmp_path / "in.jpg").write_bytes(samples.jpeg((64, 48)))
+    code = (
+        "import io, sys\n"
+        "from PIL import Image\n"
+        "from function import imaging\n"
+        f"data = open({str(tmp_path / 'in.jpg')!r}, 'rb').read()\n"
+        "imaging.render(data, width=32, height=None, fmt='jpeg', quality=80, max_pixels=10**6)\n"
+        "print(sorted(m for m in sys.modules if m.endswith('ImagePlugin')))\n"
+        "buf = io.BytesIO(); Image.new('RGB', (4, 4)).save(buf, 'GIF')\n"
+        "png = imaging.render(buf.getvalue(), width=4, height=None, fmt='png', quality=80, max_pixels=10**6)\n"
+        "print(Image.open(io.BytesIO(png[0])).format, Image.open(io.BytesIO(buf.getvalue())).format)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    loaded, formats = out.stdout.strip().splitlines()
+    assert loaded == "['PIL.JpegImagePlugin']"
+    assert formats == "PNG GIF"
