@@ -39,9 +39,10 @@ def level_for_effort(effort: int) -> int:
     return 0 if effort <= 0 else min(12, effort + 3)
 
 
-def _chunk(kind: bytes, data: bytes | memoryview) -> bytes:
+def _chunk(kind: bytes, data: bytes | memoryview) -> list[bytes | memoryview]:
+    """One PNG chunk as parts for ``b"".join``: ``data`` is not copied until then."""
     crc = zlib.crc32(data, zlib.crc32(kind))
-    return struct.pack(">I", len(data)) + kind + bytes(data) + struct.pack(">I", crc)
+    return [struct.pack(">I", len(data)) + kind, data, struct.pack(">I", crc)]
 
 
 def _filtered_scanlines(im: PILImage) -> bytearray:
@@ -72,13 +73,14 @@ def encode(im: PILImage, effort: int = 1, icc_profile: bytes | None = None) -> b
         raise ValueError(f"png_fast encodes modes {sorted(MODES)}, not {im.mode}")
     width, height = im.size
     header = struct.pack(">IIBBBBB", width, height, 8, _COLOUR_TYPE[im.mode], 0, 0, 0)
-    parts = [b"\x89PNG\r\n\x1a\n", _chunk(b"IHDR", header)]
+    parts: list[bytes | memoryview] = [b"\x89PNG\r\n\x1a\n", *_chunk(b"IHDR", header)]
     if icc_profile:
         # iCCP: a profile name (1–79 Latin-1 bytes), NUL, compression method 0, zlib data.
-        parts.append(_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(icc_profile)))
+        parts += _chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(icc_profile))
     scanlines = _filtered_scanlines(im)
     stream = memoryview(deflate.zlib_compress(scanlines, level_for_effort(effort)))
     del scanlines
-    parts.extend(_chunk(b"IDAT", stream[i : i + _IDAT_BYTES]) for i in range(0, len(stream), _IDAT_BYTES))
-    parts.append(_chunk(b"IEND", b""))
-    return b"".join(parts)
+    for i in range(0, len(stream), _IDAT_BYTES):
+        parts += _chunk(b"IDAT", stream[i : i + _IDAT_BYTES])
+    parts += _chunk(b"IEND", b"")
+    return b"".join(parts)  # the one copy of the compressed stream
