@@ -20,6 +20,15 @@ packages. The zip's own sha256 per architecture is recorded in ``layer/digests.j
 whose zip differs fails (``--record-digests`` rebuilds both and records them, for a deliberate
 change), so CI notices when the layer changes without anyone meaning it to.
 
+Bytecode: Lambda's ``/opt`` is read-only, so a layer without ``__pycache__`` makes every cold
+start compile Pillow and Powertools from source (~90 ms for Pillow alone under Python 3.12). So
+the build compiles the layer's bytecode (``compileall``, hash-checked, paths as Lambda sees them)
+with an interpreter of the runtime's version, found by :func:`find_python` (env
+``IMGPIPE_BYTECODE_PYTHON``, this interpreter, ``python3.12`` on PATH, pyenv's). Its output is
+deterministic but belongs to that exact release, so ``layer/digests.json`` records the zip's digest
+with bytecode per interpreter release (``sha256_with_bytecode``) next to the one without
+(``sha256``): a machine without that release builds the layer without bytecode, and says so.
+
 Architecture, first match wins: ``--arch``; env ``ARCH``; ``imgpipe:architecture`` in
 ``Pulumi.<STACK>.yaml`` (env ``STACK``, default ``dev``); ``arm64``.
 
@@ -30,6 +39,7 @@ that directory on the handler's path: manylinux aarch64 wheels cannot load on an
 from __future__ import annotations
 
 import argparse
+import glob
 import hashlib
 import json
 import os
@@ -61,9 +71,14 @@ ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024
 ZIP_LEVEL = 6  # zlib default: same size as 9 within 1%, 3x faster; fixed so bytes never vary
 # Console scripts carry the build machine's interpreter path in their shebang: not reproducible,
-# and Lambda never runs them. Bytecode is version- and path-specific; the runtime compiles lazily.
-_SKIP_DIRS = {"__pycache__", "bin"}
+# and Lambda never runs them. Bytecode goes in only as compile_bytecode() writes it.
+_SKIP_DIRS = {"bin"}
 _SKIP_SUFFIXES = (".pyc", ".pyo")
+# Where Lambda extracts a layer's python/ directory, on the runtime's sys.path
+# (https://docs.aws.amazon.com/lambda/latest/dg/packaging-layers.html#packaging-layers-paths):
+# compiled into the bytecode so tracebacks name the files Lambda has.
+LAMBDA_SITE = "/opt/python"
+BYTECODE_PYTHON_ENV = "IMGPIPE_BYTECODE_PYTHON"
 
 
 class LayerBuildError(RuntimeError):
@@ -77,6 +92,10 @@ class BuildResult:
     size: int
     skipped: bool
     """True when the stamp matched and the existing zip was kept."""
+    bytecode: str | None = None
+    """The interpreter release (``3.12.1``) whose bytecode the zip holds; None: no bytecode."""
+    note: str = ""
+    """Why a build went without bytecode, for the user; empty otherwise."""
 
 
 def _python_tag(python: str) -> str:
@@ -246,10 +265,23 @@ def recorded_digests(path: Path = DIGESTS) -> dict[str, str]:
     return {str(k): str(v) for k, v in digests.items()}
 
 
+def recorded_bytecode_digests(path: Path = DIGESTS) -> dict[str, dict[str, str]]:
+    """Interpreter release → zip file name → expected sha256 of the zip with that release's bytecode."""
+    try:
+        data = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return {}  # recorded_digests() reports a broken file
+    table = data.get("sha256_with_bytecode", {}) if isinstance(data, dict) else {}
+    return {str(r): {str(k): str(v) for k, v in d.items()} for r, d in table.items() if isinstance(d, dict)}
+
+
 def check_digest(result: BuildResult, name: str, path: Path = DIGESTS) -> None:
-    """Fail when the zip is not the one recorded under ``name`` (``layer-<arch>-py<python>.zip``),
-    and move it aside."""
-    expected = recorded_digests(path).get(name)
+    """Fail when the zip is not the one recorded under ``name`` (``layer-<arch>-py<python>.zip``)
+    for its bytecode (none, or one interpreter release's), and move it aside."""
+    if result.bytecode:
+        expected = recorded_bytecode_digests(path).get(result.bytecode, {}).get(name)
+    else:
+        expected = recorded_digests(path).get(name)
     if expected == result.sha256:
         return
     # Moved aside, so neither `pulumi up` nor the stamp ever takes an unexpected zip for good.
@@ -258,6 +290,8 @@ def check_digest(result: BuildResult, name: str, path: Path = DIGESTS) -> None:
     result.path.with_name(result.path.name + ".stamp").unlink(missing_ok=True)
     recorded = f"{path.name} records sha256 {expected}" if expected else f"{path.name} records none"
     shown = result.path.name if result.path.name == name else f"{result.path.name} ({name})"
+    if result.bytecode:
+        shown += f" with Python {result.bytecode}'s bytecode"
     raise LayerBuildError(
         f"{shown} has sha256 {result.sha256} but {recorded} "
         f"(the zip is kept as {aside.name}).\n"
@@ -266,6 +300,84 @@ def check_digest(result: BuildResult, name: str, path: Path = DIGESTS) -> None:
         f"layer/{path.name}. If you did not, do not deploy this zip: a wheel or the build is not what "
         "was reviewed."
     )
+
+
+def _release(python: str) -> str | None:
+    """``3.12.1`` for a working CPython at ``python`` (its bytecode is what Lambda's CPython
+    reads), None for anything else: a missing file, a pyenv shim of a version not selected."""
+    probe = "import platform, sys; print(platform.python_version(), sys.implementation.cache_tag)"
+    try:
+        proc = subprocess.run([python, "-c", probe], capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    release, _, tag = proc.stdout.strip().partition(" ")
+    major_minor = ".".join(release.split(".")[:2]).replace(".", "")
+    return release if proc.returncode == 0 and tag == f"cpython-{major_minor}" else None
+
+
+def find_python(version: str, env: dict[str, str] | None = None) -> tuple[str, str] | None:
+    """(path, release) of a CPython ``version`` (``3.12``) to compile the layer's bytecode with:
+    env ``IMGPIPE_BYTECODE_PYTHON`` (an error when it is not one), else the first of this
+    interpreter, ``python3.12`` on PATH and pyenv's ``~/.pyenv/versions/3.12.*``; None: none."""
+    env = dict(os.environ) if env is None else env
+    explicit = env.get(BYTECODE_PYTHON_ENV, "")
+    if explicit:
+        release = _release(explicit)
+        if release is None or not release.startswith(f"{version}."):
+            found = f"Python {release}" if release else "not a working CPython"
+            raise LayerBuildError(
+                f"{BYTECODE_PYTHON_ENV}={explicit} is {found}, but the layer's bytecode must come from "
+                f"CPython {version} (the Lambda runtime's): point it at one, or unset it"
+            )
+        return explicit, release
+    pyenv = glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python{version}"))
+    for python in [sys.executable, shutil.which(f"python{version}"), *sorted(pyenv, reverse=True)]:
+        release = _release(python) if python else None
+        if release and release.startswith(f"{version}."):
+            return str(python), release
+    return None
+
+
+def compile_bytecode(site: Path, python: str) -> None:
+    """Compile every module under ``site`` with ``python``: hash-checked ``.pyc`` (valid whatever
+    the files' times; the source wins if they ever differ), paths as Lambda sees them
+    (:data:`LAMBDA_SITE`), a fixed hash seed so sets of constants come out in one order."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP")}
+    env["PYTHONHASHSEED"] = "0"
+    cmd = [python, "-s", "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "checked-hash"]
+    proc = subprocess.run(
+        [*cmd, "-d", LAMBDA_SITE, str(site)], capture_output=True, text=True, env=env, check=False
+    )
+    if proc.returncode != 0:
+        raise LayerBuildError(f"{python} could not compile the layer's bytecode:\n    {_pip_tail(proc)}")
+
+
+def _bytecode_python(
+    python: str, wanted: bool | None, name: str, digests: Path | None
+) -> tuple[str | None, str | None, str]:
+    """(interpreter, release, note) for this build; ``wanted`` None: bytecode when a Python
+    ``python`` is found whose bytecode ``digests`` vouches for (any, with ``digests`` None)."""
+    if wanted is False:
+        return None, None, ""
+    found = find_python(python)
+    if found is None:
+        note = (
+            f"no CPython {python} found to compile the layer's bytecode, so it has none: Lambda then "
+            f"compiles Pillow at every cold start (~90 ms). Install Python {python} (or set "
+            f"{BYTECODE_PYTHON_ENV}) and build again."
+        )
+        if wanted:
+            raise LayerBuildError(note)
+        return None, None, note
+    interpreter, release = found
+    recorded = recorded_bytecode_digests(digests).get(release, {}) if digests is not None else {}
+    if wanted is None and digests is not None and name not in recorded:
+        note = (
+            f"Python {release} ({interpreter}) would compile bytecode that layer/{digests.name} has no "
+            f"digest for, so the layer has none; `make layer-digests` records it after review."
+        )
+        return None, None, note
+    return interpreter, release, ""
 
 
 def _pip(args: list[str]) -> subprocess.CompletedProcess[str]:
@@ -324,17 +436,23 @@ def drop_unshipped_records(site: Path) -> int:
     return dropped
 
 
-def _layer_files(tree: Path) -> list[tuple[str, Path]]:
-    """Every file to zip as (arcname, path), sorted by arcname so order never depends on the fs."""
+def _layer_files(tree: Path, cache_tag: str | None = None) -> list[tuple[str, Path]]:
+    """Every file to zip as (arcname, path), sorted by arcname so order never depends on the fs.
+
+    Bytecode only with ``cache_tag`` (``cpython-312``), and only that interpreter's plain ``.pyc``.
+    """
     files: list[tuple[str, Path]] = []
     for dirpath, dirnames, filenames in os.walk(tree):
         rel_dir = Path(dirpath).relative_to(tree)
         # `bin/` is skipped only at the top of python/ (console scripts); packages may own a bin/.
         dirnames[:] = [
-            d for d in dirnames if d != "__pycache__" and not (d in _SKIP_DIRS and rel_dir == Path("python"))
+            d
+            for d in dirnames
+            if (d != "__pycache__" or cache_tag) and not (d in _SKIP_DIRS and rel_dir == Path("python"))
         ]
         for name in filenames:
-            if name.endswith(_SKIP_SUFFIXES):
+            ours = cache_tag and rel_dir.name == "__pycache__" and name.endswith(f".{cache_tag}.pyc")
+            if name.endswith(_SKIP_SUFFIXES) and not ours:
                 continue
             path = Path(dirpath) / name
             if path.is_symlink() or not path.is_file():
@@ -343,11 +461,11 @@ def _layer_files(tree: Path) -> list[tuple[str, Path]]:
     return sorted(files)
 
 
-def write_reproducible_zip(tree: Path, out: Path) -> None:
+def write_reproducible_zip(tree: Path, out: Path, cache_tag: str | None = None) -> None:
     """Zip ``tree`` so that the bytes depend only on the files' names and contents."""
     tmp = out.with_name(out.name + ".tmp")
     with zipfile.ZipFile(tmp, "w") as zf:
-        for arcname, path in _layer_files(tree):
+        for arcname, path in _layer_files(tree, cache_tag):
             info = zipfile.ZipInfo(arcname, date_time=ZIP_EPOCH)
             info.create_system = 3  # unix, so external_attr carries the mode below
             # Fixed modes, never the checkout's umask: shared objects 755, everything else 644.
@@ -379,26 +497,31 @@ def build_layer(
     requirements: Path = REQUIREMENTS,
     force: bool = False,
     digests: Path | None = DIGESTS,
+    bytecode: bool | None = None,
 ) -> BuildResult:
     """Build (or keep, when the stamp matches) the layer zip and return its path and sha256.
 
     With the repository's lock, the zip must have the sha256 that ``digests`` records for it
     (``digests=None`` skips that, for ``--record-digests`` and for builds of other inputs).
+    ``bytecode``: True requires it, False leaves it out, None (default) adds it when
+    :func:`_bytecode_python` finds an interpreter whose output is recorded.
     """
     if requirements != REQUIREMENTS:
         digests = None  # the recorded digests are those of the repository's lock
     arch = _arch(arch) if arch else default_architecture()
     python = _python_tag(python)
     out = Path(out) if out else default_zip_path(arch, python)
+    name = default_zip_path(arch, python).name
+    interpreter, release, note = _bytecode_python(python, bytecode, name, digests)
     stamp = out.with_name(out.name + ".stamp")
-    key = inputs_hash(requirements, "layer", arch, python)
+    key = inputs_hash(requirements, "layer", arch, python, f"bytecode {release}")
     previous = _read_stamp(stamp)
     if not force and previous.get("inputs") == key and out.is_file():
         digest = _sha256(out)
         if digest == previous.get("sha256"):
-            kept = BuildResult(out, digest, out.stat().st_size, skipped=True)
+            kept = BuildResult(out, digest, out.stat().st_size, skipped=True, bytecode=release, note=note)
             if digests is not None:
-                check_digest(kept, default_zip_path(arch, python).name, digests)
+                check_digest(kept, name, digests)
             return kept
     tags = platform_tags(arch)
     target_args = [a for tag in tags for a in ("--platform", tag)]
@@ -415,27 +538,43 @@ def build_layer(
             what,
         )
         drop_unshipped_records(tree / "python")
-        write_reproducible_zip(tree, out)
+        if interpreter:
+            compile_bytecode(tree / "python", interpreter)
+        write_reproducible_zip(tree, out, f"cpython-{python.replace('.', '')}" if interpreter else None)
     digest = _sha256(out)
     stamp.write_text(json.dumps({"inputs": key, "sha256": digest}, sort_keys=True) + "\n")
-    result = BuildResult(out, digest, out.stat().st_size, skipped=False)
+    result = BuildResult(out, digest, out.stat().st_size, skipped=False, bytecode=release, note=note)
     if digests is not None:
-        check_digest(result, default_zip_path(arch, python).name, digests)
+        check_digest(result, name, digests)
     return result
 
 
 def record_digests(python: str = DEFAULT_PYTHON, path: Path = DIGESTS) -> dict[str, str]:
-    """Rebuild the layer for every architecture and record the zips' sha256 in ``path``."""
-    built = {arch: build_layer(arch, python, force=True, digests=None) for arch in sorted(ARCHITECTURES)}
+    """Rebuild the layer for every architecture, without bytecode and (when :func:`find_python`
+    finds a CPython ``python``) with it, and record the zips' sha256 in ``path``."""
+
+    def build(arch: str, bytecode: bool) -> BuildResult:
+        return build_layer(arch, python, force=True, digests=None, bytecode=bytecode)
+
+    plain = {arch: build(arch, False) for arch in ARCHITECTURES}
+    compiled = {arch: build(arch, True) for arch in ARCHITECTURES} if find_python(python) else {}
     recorded = recorded_digests(path) if path.is_file() else {}
-    recorded.update({default_zip_path(arch, python).name: r.sha256 for arch, r in built.items()})
+    recorded.update({default_zip_path(arch, python).name: r.sha256 for arch, r in plain.items()})
+    with_bytecode = recorded_bytecode_digests(path) if path.is_file() else {}
+    for arch, r in compiled.items():
+        with_bytecode.setdefault(str(r.bytecode), {})[default_zip_path(arch, python).name] = r.sha256
     doc = {
-        "//": "sha256 of each layer zip `make layer` builds from layer/requirements.txt; a build with "
-        "another digest fails. Update only for a deliberate layer change: make layer-digests",
+        "//": "sha256 of each layer zip `make layer` builds from layer/requirements.txt, without bytecode "
+        "and with each recorded CPython release's; a build with another digest fails. Update only for a "
+        "deliberate layer change: make layer-digests",
         "sha256": dict(sorted(recorded.items())),
+        "sha256_with_bytecode": {r: dict(sorted(d.items())) for r, d in sorted(with_bytecode.items())},
     }
     path.write_text(json.dumps(doc, indent=2) + "\n")
-    return {default_zip_path(arch, python).name: r.sha256 for arch, r in built.items()}
+    shown = {default_zip_path(a, python).name: r.sha256 for a, r in plain.items()}
+    for arch, r in compiled.items():
+        shown[f"{default_zip_path(arch, python).name} (Python {r.bytecode})"] = r.sha256
+    return shown
 
 
 def host_tag() -> str:
@@ -502,10 +641,13 @@ def main(argv: list[str] | None = None) -> int:
     state = "up to date (stamp matches)" if result.skipped else "built"
     shown = result.path.relative_to(ROOT) if result.path.is_relative_to(ROOT) else result.path
     extracted = unzipped_size(result.path)
+    compiled = f"Python {result.bytecode}'s bytecode" if result.bytecode else "no bytecode"
     print(
         f"layer {state}: {shown}  {result.size / 1e6:.1f} MB ({extracted / 1e6:.1f} MB unzipped, "
-        f"{extracted / LAMBDA_UNZIPPED_LIMIT:.0%} of Lambda's 250 MB)  sha256 {result.sha256}"
+        f"{extracted / LAMBDA_UNZIPPED_LIMIT:.0%} of Lambda's 250 MB, {compiled})  sha256 {result.sha256}"
     )
+    if result.note:
+        print(f"note: {result.note}", file=sys.stderr)
     return 0
 
 

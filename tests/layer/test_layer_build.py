@@ -7,7 +7,11 @@ from the cache. One build per architecture per session, plus one rebuild to comp
 
 from __future__ import annotations
 
+import json
+import platform
+import re
 import struct
+import sys
 import zipfile
 from pathlib import Path
 
@@ -86,11 +90,14 @@ def test_zip_is_normalised(layers, arch: str) -> None:
         infos = zf.infolist()
     names = [i.filename for i in infos]
     assert names == sorted(names)
-    assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".pyo"))]
+    # bytecode only as the build compiles it: the runtime's plain .pyc, in __pycache__
+    pyc = [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".pyo"))]
+    assert all(n.endswith(".cpython-312.pyc") and n.split("/")[-2] == "__pycache__" for n in pyc), pyc[:5]
+    assert bool(pyc) == bool(layers[arch].bytecode)
     assert not [n for n in names if n.startswith("python/bin/")], "console scripts embed host paths"
     assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
     modes = {i.filename: (i.external_attr >> 16) & 0o777 for i in infos}
-    assert {m for n, m in modes.items() if n.endswith(".py")} == {0o644}
+    assert {m for n, m in modes.items() if n.endswith((".py", ".pyc"))} == {0o644}
     assert {m for n, m in modes.items() if n.endswith(".so")} == {0o755}
 
 
@@ -172,6 +179,8 @@ def test_built_zips_have_the_recorded_digests(layers, arch: str) -> None:
     # the fixture's builds already passed check_digest; this says what is compared with what
     recorded = build.recorded_digests()
     assert set(recorded) == {f"layer-{a}-py3.12.zip" for a in build.ARCHITECTURES}
+    if layers[arch].bytecode:
+        recorded = build.recorded_bytecode_digests()[layers[arch].bytecode]
     assert layers[arch].sha256 == recorded[f"layer-{arch}-py3.12.zip"]
 
 
@@ -262,3 +271,100 @@ def test_unshipped_records_are_dropped(tmp_path: Path) -> None:
     record.write_text("../../bin/jp.py,sha256=abc,1712\njmespath/__init__.py,sha256=def,10\n")
     assert build.drop_unshipped_records(tmp_path) == 1
     assert record.read_text() == "jmespath/__init__.py,sha256=def,10\n"
+
+
+# ---------------------------------------------------------------- bytecode for the runtime
+
+
+def _cpython_312() -> tuple[str, str]:
+    found = build.find_python("3.12")
+    if found is None:
+        pytest.skip(
+            "no CPython 3.12 on this machine (PATH, pyenv, IMGPIPE_BYTECODE_PYTHON): the layer is built "
+            "without bytecode here, which test_without_a_python_the_layer_has_no_bytecode_and_says_so covers"
+        )
+    return found
+
+
+def test_the_layer_ships_bytecode_the_runtime_accepts(layers, tmp_path: Path) -> None:
+    """Lambda's /opt is read-only: without __pycache__ every cold start compiles Pillow and
+    Powertools. CPython 3.12 itself checks the shipped .pyc against the sources it would load."""
+    import subprocess
+
+    python, release = _cpython_312()
+    if release not in build.recorded_bytecode_digests():
+        pytest.skip(f"Python {release} is not recorded in layer/digests.json, so the layer has no bytecode")
+    assert layers["x86_64"].bytecode == release
+    with zipfile.ZipFile(layers["x86_64"].path) as zf:
+        zf.extractall(tmp_path)
+    check = (
+        "import importlib.util, pathlib, sys\n"
+        "site = pathlib.Path(sys.argv[1])\n"
+        "bad = []\n"
+        "for src in site.rglob('*.py'):\n"
+        "    pyc = pathlib.Path(importlib.util.cache_from_source(str(src)))\n"
+        "    data = pyc.read_bytes() if pyc.is_file() else b''\n"
+        "    ok = data[:4] == importlib.util.MAGIC_NUMBER and data[4:8] == b'\\x03\\0\\0\\0' and "
+        "data[8:16] == importlib.util.source_hash(src.read_bytes())\n"
+        "    bad += [] if ok else [str(src.relative_to(site))]\n"
+        "print(len(list(site.rglob('*.py'))), bad[:5])\n"
+    )
+    out = subprocess.run(
+        [python, "-c", check, str(tmp_path / "python")], capture_output=True, text=True, check=True
+    ).stdout.split(" ", 1)
+    assert int(out[0]) > 300 and out[1].strip() == "[]"  # every module: right magic, hash-checked, matching
+
+
+def test_without_a_python_the_layer_has_no_bytecode_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(build, "find_python", lambda version, env=None: None)
+    result = build.build_layer("arm64", out=tmp_path / "layer-arm64-py3.12.zip", force=True)
+    assert result.bytecode is None and result.sha256 == build.recorded_digests()["layer-arm64-py3.12.zip"]
+    assert "no CPython 3.12 found" in result.note and "IMGPIPE_BYTECODE_PYTHON" in result.note
+    with pytest.raises(build.LayerBuildError, match=r"no CPython 3\.12 found"):
+        build.build_layer("arm64", out=tmp_path / "x.zip", force=True, bytecode=True)
+
+
+def test_a_python_release_nobody_recorded_compiles_nothing(tmp_path: Path) -> None:
+    """Bytecode is specific to one CPython release: only a recorded release's goes in."""
+    _cpython_312()
+    digests = tmp_path / "digests.json"
+    digests.write_text(json.dumps({"sha256": build.recorded_digests()}))
+    result = build.build_layer("arm64", out=tmp_path / "layer-arm64-py3.12.zip", force=True, digests=digests)
+    assert result.bytecode is None and "`make layer-digests` records it" in result.note
+
+
+def test_bytecode_python_must_be_the_runtime_version(tmp_path: Path) -> None:
+    this = f"{sys.version_info.major}.{sys.version_info.minor}"
+    env = {build.BYTECODE_PYTHON_ENV: sys.executable}
+    assert build.find_python(this, env) == (sys.executable, platform.python_version())
+    release = re.escape(platform.python_version())
+    with pytest.raises(build.LayerBuildError, match=rf"is Python {release}, but .* CPython 3\.99"):
+        build.find_python("3.99", env)
+    with pytest.raises(build.LayerBuildError, match="not a working CPython"):
+        build.find_python(this, {build.BYTECODE_PYTHON_ENV: str(tmp_path / "python-nowhere")})
+
+
+def test_compiled_bytecode_is_reproducible_hash_checked_and_the_only_pyc_zipped(tmp_path: Path) -> None:
+    import importlib.util
+
+    tag = sys.implementation.cache_tag
+    zips = []
+    for run in ("a", "b"):
+        site = tmp_path / run / "python"
+        (site / "pkg").mkdir(parents=True)
+        (site / "pkg" / "__init__.py").write_text("CONSTANTS = frozenset({'x', 'y', 'z'})\n")
+        (site / "pkg" / "__pycache__").mkdir()
+        (site / "pkg" / "__pycache__" / "stale.cpython-27.pyc").write_bytes(b"old")
+        build.compile_bytecode(site, sys.executable)
+        pyc = site / "pkg" / "__pycache__" / f"__init__.{tag}.pyc"
+        data = pyc.read_bytes()
+        assert data[4:8] == b"\x03\0\0\0"  # flags: hash-based, checked (PEP 552)
+        assert data[8:16] == importlib.util.source_hash((site / "pkg" / "__init__.py").read_bytes())
+        names = [n for n, _ in build._layer_files(tmp_path / run, tag)]
+        assert names == ["python/pkg/__init__.py", f"python/pkg/__pycache__/__init__.{tag}.pyc"]
+        assert [n for n, _ in build._layer_files(tmp_path / run)] == ["python/pkg/__init__.py"]
+        build.write_reproducible_zip(tmp_path / run, tmp_path / f"{run}.zip", tag)
+        zips.append((tmp_path / f"{run}.zip").read_bytes())
+    assert zips[0] == zips[1]
