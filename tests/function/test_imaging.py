@@ -334,7 +334,8 @@ def test_a_jpeg_render_loads_only_pillows_jpeg_plugin_and_other_formats_still_op
         "imaging.render(data, width=32, height=None, fmt='jpeg', quality=80, max_pixels=10**6)\n"
         "print(sorted(m for m in sys.modules if m.endswith('ImagePlugin')))\n"
         "buf = io.BytesIO(); Image.new('RGB', (4, 4)).save(buf, 'GIF')\n"
-        "png = imaging.render(buf.getvalue(), width=4, height=None, fmt='png', quality=80, max_pixels=10**6)\n"
+        "png = imaging.render(buf.getvalue(), width=4, height=None, fmt='png', quality=80,"
+        " max_pixels=10**6)\n"
         "print(Image.open(io.BytesIO(png[0])).format, Image.open(io.BytesIO(buf.getvalue())).format)\n"
     )
     root = Path(__file__).resolve().parents[2]
