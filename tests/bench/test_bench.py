@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 import zlib
@@ -16,6 +17,7 @@ import pytest
 from PIL import Image
 
 from bench import images, run
+from function import imaging
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIRED_KEYS = {
@@ -39,18 +41,24 @@ REQUIRED_KEYS = {
 
 
 def test_quick_bench_writes_results_and_plot(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"}
     proc = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "--repeats", "1", "--out-dir", str(tmp_path)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=180,
+        env=env,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     results = json.loads((tmp_path / "results.json").read_text())
     assert set(results) >= REQUIRED_KEYS
     per_mode = results["images"]["tiny"]
     assert set(per_mode) == {"naive", "imgpipe", "pyvips", "pyvips-tuned"}
+    # imgpipe ran the encoder threads the deployed function would at the stack's memoryMb
+    memory = run.stack_settings()["memory_mb"]
+    assert results["lambda_memory_mb"] == memory
+    assert per_mode["imgpipe"]["threads"] == min(-(-memory // 1769), imaging.default_threads())
     # The render row rendered real JPEGs in both libraries; the e2e row saw a done record.
     assert {m: r["bytes"] > 0 for m, r in results["render"].items()} == {"imgpipe": True, "pyvips": True}
     assert results["e2e"]["handler_ms"] > 0 and results["e2e"]["e2e_ms"] >= results["e2e"]["handler_ms"]
