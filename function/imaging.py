@@ -215,7 +215,7 @@ def _pillow(fmt: str) -> str:
     On its first open or save Pillow imports five plugins (BMP, GIF, JPEG, PPM, PNG; its
     ``preinit``) unless told they are loaded. imgpipe always names the format, so it imports
     the one plugin and marks that step done: a render of a JPEG loads one plugin, not five
-    (~7 ms of a cold start with bytecode, ~50 ms without it, as on Lambda: docs/performance.md).
+    (~7 ms of a cold start with bytecode, ~55 ms without: docs/performance.md).
     A format not loaded here still works: Pillow then falls back to importing every plugin.
     """
     name, module = _PILLOW[fmt]
