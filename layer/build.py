@@ -21,7 +21,7 @@ whose zip differs fails (``--record-digests`` rebuilds both and records them, fo
 change), so CI notices when the layer changes without anyone meaning it to.
 
 Bytecode: Lambda's ``/opt`` is read-only, so a layer without ``__pycache__`` makes every cold
-start compile Pillow and Powertools from source (~90 ms for Pillow alone under Python 3.12). So
+start compile Pillow and Powertools from source (~180 ms with Python 3.12.1). So
 the build compiles the layer's bytecode (``compileall``, hash-checked, paths as Lambda sees them)
 with an interpreter of the runtime's version, found by :func:`find_python` (env
 ``IMGPIPE_BYTECODE_PYTHON``, this interpreter, ``python3.12`` on PATH, pyenv's). Its output is
@@ -363,7 +363,7 @@ def _bytecode_python(
     if found is None:
         note = (
             f"no CPython {python} found to compile the layer's bytecode, so it has none: Lambda then "
-            f"compiles Pillow at every cold start (~90 ms). Install Python {python} (or set "
+            f"compiles Pillow and Powertools at every cold start (~180 ms). Install Python {python} (or set "
             f"{BYTECODE_PYTHON_ENV}) and build again."
         )
         if wanted:
