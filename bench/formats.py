@@ -6,13 +6,13 @@ On the bench photo (``IMAGE``, a JPEG):
 
 * ``webp`` / ``avif`` / ``avif_q85`` — one full-size variant through
   :func:`function.imaging.render_variants` at its default effort (WebP method 0; AVIF effort 0 =
-  libavif speed 10, the fastest) and the quality a variant gets when config names none (WebP 85,
-  AVIF 70: the AVIF quality with WebP q85's PSNR), plus AVIF at the same number, 85. One thread
+  libavif speed 10 with SVT-AV1, the fastest) and the quality a variant gets when config names
+  none (WebP 85, AVIF 64: the AVIF quality with WebP q85's PSNR), plus AVIF at 85. One thread
   each; the figure is the encode step alone (decoding the JPEG is the same for all), with the
   output's PSNR against the decoded photo. ``avif ÷ webp`` CPU is the number the default AVIF
   speed was chosen by (target ≤ 2).
 * ``heic_decode`` / ``avif_decode`` — opening and decoding the same photo stored as HEIC
-  (pillow-heif, x265, q90) and as AVIF (Pillow, q90), as the pipeline does.
+  (pillow-heif, x265, q90) and as AVIF (q90), as the pipeline does.
 * ``heic_pipeline`` — the five default variants from the HEIC, against the same from the JPEG
   (``jpeg_pipeline``): what an iPhone upload costs compared with a JPEG one.
 

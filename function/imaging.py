@@ -74,7 +74,7 @@ _MAGIC: dict[str, Callable[[bytes], bool]] = {
     "bmp": lambda b: b[:2] == b"BM",
 }
 # Pillow's name and plugin module for each format imgpipe reads or writes (HEIF: pillow-heif's
-# plugin, registered on first use by _register_heif; AVIF: Pillow's own, libavif + dav1d).
+# plugin, registered on first use by _register_heif; AVIF: pillow-avif-plugin's, _register_avif).
 _PILLOW: dict[str, tuple[str, str | None]] = {
     "jpeg": ("JPEG", "JpegImagePlugin"),
     "png": ("PNG", "PngImagePlugin"),
@@ -82,7 +82,7 @@ _PILLOW: dict[str, tuple[str, str | None]] = {
     "webp": ("WEBP", "WebPImagePlugin"),
     "bmp": ("BMP", "BmpImagePlugin"),
     "heif": ("HEIF", None),
-    "avif": ("AVIF", "AvifImagePlugin"),
+    "avif": ("AVIF", None),
 }
 # ISO BMFF brands (the `ftyp` box: major brand, then compatible brands). AVIF files also list
 # the generic `mif1`/`msf1`, so AVIF brands are checked first.
@@ -93,8 +93,8 @@ _HEIF_BRANDS = frozenset(
 SNIFF_BYTES = 64
 """Bytes :func:`sniff_format` needs: enough for an ``ftyp`` box with a dozen brands."""
 # Relative encode cost per pixel, to start the slowest encodes first (measured, 12 MP photo:
-# AVIF at speed 10 takes ~2.4x the CPU of WebP at method 0).
-_COST = {"avif": 12.0, "png": 12.0, "webp": 5.0, "gif": 3.0, "jpeg": 1.0}
+# AVIF with SVT-AV1 at speed 10 takes ~2x the CPU of WebP at method 0).
+_COST = {"avif": 10.0, "png": 12.0, "webp": 5.0, "gif": 3.0, "jpeg": 1.0}
 ANIMATED_OUTPUTS = ("webp", "gif")
 """Variant formats that keep an animated source's frames; the others take its first frame."""
 _ANIMATED_SOURCES = ("gif", "webp", "avif")
@@ -219,10 +219,43 @@ def _pillow(fmt: str) -> str:
     A format not loaded here still works: Pillow then falls back to importing every plugin.
     """
     name, module = _PILLOW[fmt]
-    if module is not None and name not in Image.OPEN and name not in Image.SAVE:
+    if fmt == "avif":
+        _register_avif()
+    elif module is not None and name not in Image.OPEN and name not in Image.SAVE:
         importlib.import_module(f"PIL.{module}")
     Image._initialized = max(Image._initialized, 1)  # preinit() done: see above
     return name
+
+
+@functools.cache
+def _register_avif() -> None:
+    """pillow-avif-plugin's AVIF in place of Pillow's own, once per process.
+
+    Both are libavif with dav1d for decoding; the plugin's libavif also has SVT-AV1, which
+    encodes a 12 MP AVIF with ~40% less CPU than the libaom in Pillow's wheel at equal size and
+    quality (docs/performance.md, AVIF). Both register the format "AVIF", and the last one
+    imported wins, so Pillow's is imported first: a later ``Image.init()`` finds it already
+    imported and does not register it again.
+    """
+    # SVT-AV1 logs its whole configuration to stderr at its default level (info): ~20 lines per
+    # encode in the function's log. 1 = errors only; an SVT_LOG in the environment still wins.
+    os.environ.setdefault("SVT_LOG", "1")
+    importlib.import_module("PIL.AvifImagePlugin")
+    importlib.import_module("pillow_avif")  # an ImportError is a deployment bug: retried
+
+
+def _save(im: PILImage, buf: io.BytesIO, fmt: str, options: dict[str, Any]) -> None:
+    """``im.save`` in ``fmt``. SVT-AV1 encodes no side under 4 px (nor greyscale, which AVIF
+    variants never are: see :func:`_output_mode`) and says so only by failing (``RuntimeError``):
+    such an AVIF is encoded by libaom instead."""
+    try:
+        im.save(buf, _pillow(fmt), **options)
+    except RuntimeError:
+        if options.get("codec") != AVIF_CODEC:
+            raise
+        buf.seek(0)
+        buf.truncate()
+        im.save(buf, _pillow(fmt), **(options | {"codec": AVIF_FALLBACK_CODEC}))
 
 
 @functools.cache
@@ -709,7 +742,7 @@ def _encode(plan: _Plan, derived: _Derived, icc: bytes | None, icc_mode: str) ->
                 direct = png_fast.encode(im, effort, options.get("icc_profile"))
         buf = io.BytesIO(direct) if direct is not None else io.BytesIO()
         if direct is None:
-            im.save(buf, _pillow(spec.format), **options)
+            _save(im, buf, spec.format, options)
         size = im.size
     except (OSError, ValueError) as exc:
         raise PermanentImageError(f"variant '{spec.name}': cannot encode {spec.format}: {exc}") from exc
@@ -721,13 +754,19 @@ def _encode(plan: _Plan, derived: _Derived, icc: bytes | None, icc_mode: str) ->
     return EncodedVariant(spec, info, buf)
 
 
+AVIF_CODEC = "svt"
+"""libavif's encoder for AVIF variants: SVT-AV1 (pillow-avif-plugin's libavif)."""
+AVIF_FALLBACK_CODEC = "aom"
+"""For what SVT-AV1 cannot encode: sides under 4 px (see :func:`_save`)."""
+
+
 def avif_options(quality: int, effort: int) -> dict[str, Any]:
     """Pillow's AVIF save options for a variant: ``effort`` 0..10 is libavif speed ``10 - effort``.
 
-    One encoder thread: variants already encode in parallel, one per worker (libaom's extra
-    threads need tiles and would compete with the other variants for the same vCPUs).
+    One encoder thread: variants already encode in parallel, one per worker (the encoder's extra
+    threads would compete with the other variants for the same vCPUs).
     """
-    return {"quality": quality, "speed": 10 - effort, "max_threads": 1}
+    return {"quality": quality, "speed": 10 - effort, "max_threads": 1, "codec": AVIF_CODEC}
 
 
 LAMBDA_MB_PER_VCPU = 1769
@@ -908,7 +947,7 @@ def _render_contain(
         offset = ((canvas_size[0] - plan.size[0]) // 2, (canvas_size[1] - plan.size[1]) // 2)
         canvas.paste(picture.convert(mode), offset)
         buf = io.BytesIO()
-        canvas.save(buf, _pillow(spec.format), **_save_options(spec, mode, icc, info.mode))
+        _save(canvas, buf, spec.format, _save_options(spec, mode, icc, info.mode))
     except (OSError, ValueError) as exc:
         raise PermanentImageError(f"render: cannot encode {spec.format}: {exc}") from exc
     finally:

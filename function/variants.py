@@ -59,15 +59,16 @@ EFFORT_RANGE: dict[str, tuple[int, int]] = {
 # Chosen from measured time/size trade-offs (see docs/performance.md): near-equal size, ~3x faster.
 # PNG level 1 vs Pillow's default 6 on the bench's 12 MP photo: 19.5 MB vs 20.6 MB (smaller) in
 # 1.1 s vs 4.5 s; level 3 saves another 2.7% for +40% time, so 1 it is (output ≤ naive's size).
-# AVIF effort 0 (speed 10): the fastest libaom has, and still ~2.4x WebP method 0's CPU on the
-# 12 MP bench photo (speed 9 gives the same bytes, speed 8 takes 3x longer, 6 ~12x); see
+# AVIF effort 0 (libavif speed 10, SVT-AV1): the fastest, ~2x WebP method 0's CPU on the 12 MP
+# bench photo (libaom's fastest took ~2.8x; SVT at speed 8 takes ~1.8x speed 10's time); see
 # docs/performance.md "AVIF".
 DEFAULT_EFFORT: dict[str, int] = {"jpeg": 0, "png": 1, "webp": 0, "avif": 0, "gif": 0}
-# Quality when a variant's config gives none. AVIF's scale is not JPEG's or WebP's: on the bench
-# photo AVIF q70 has the PSNR of WebP q85 (37.0 vs 37.8 dB) in ~27% fewer bytes; q85 would spend
-# bytes (and ~20% more encode time) on detail the other formats do not keep.
+# Quality when a variant's config gives none. AVIF's scale is not JPEG's or WebP's, nor the same
+# for every AV1 encoder: on the bench photo SVT-AV1 at q64 has the PSNR of WebP q85 (38.0 vs
+# 38.1 dB) in 28% fewer bytes (3.34 vs 4.62 MB; libaom needed q70 for 37.3 dB in 3.33 MB); q85
+# would spend bytes on detail the other formats do not keep.
 DEFAULT_QUALITY = 85
-FORMAT_DEFAULT_QUALITY: dict[str, int] = {"avif": 70}
+FORMAT_DEFAULT_QUALITY: dict[str, int] = {"avif": 64}
 MAX_DIMENSION = 16384
 
 
@@ -82,7 +83,7 @@ class Variant:
     animated source's animation; the others take its first frame)."""
     quality: int = DEFAULT_QUALITY
     """Encoder quality 1..100 (ignored for PNG, which is lossless, and GIF); config without one
-    gets :data:`FORMAT_DEFAULT_QUALITY` (AVIF 70), else 85."""
+    gets :data:`FORMAT_DEFAULT_QUALITY` (AVIF 64), else 85."""
     max_width: int | None = None
     """Bound on the output width in pixels; ``None`` keeps the source width."""
     max_height: int | None = None

@@ -86,7 +86,7 @@ def test_quick_bench_writes_results_and_plot(tmp_path: Path) -> None:
     # the formats rows (issue 16): AVIF and WebP encodes of the same photo, HEIC/AVIF decodes
     formats = results["formats"]
     assert set(formats) == set(run.FORMAT_ROWS)
-    assert (formats["avif"]["quality"], formats["avif"]["effort"]) == (70, 0)  # the config default
+    assert (formats["avif"]["quality"], formats["avif"]["effort"]) == (64, 0)  # the config default
     assert formats["heic_decode"]["format"] == "heif" and formats["avif_decode"]["format"] == "avif"
     assert all(formats[r]["bytes"] > 0 and formats[r]["psnr_db"] > 25 for r in ("webp", "avif", "avif_q85"))
     assert formats["avif_q85"]["bytes"] > formats["avif"]["bytes"]  # quality reaches the encoder

@@ -142,10 +142,52 @@ def test_truncated_heic_is_a_permanent_error() -> None:
 # ---------------------------------------------------------------- AVIF and GIF out
 
 
+def test_avif_variants_are_encoded_by_svt_av1_and_by_libaom_where_svt_cannot(monkeypatch) -> None:
+    """SVT-AV1 (pillow-avif-plugin's libavif) encodes AVIF variants, greyscale sources too (they
+    reach libavif as RGB); a side under 4 px fails in SVT-AV1 and is encoded by libaom instead."""
+    codecs: list[str] = []
+    original = Image.Image.save
+
+    def spy(self, fp, format=None, **params):
+        if format == "AVIF":
+            codecs.append(params["codec"])
+        return original(self, fp, format, **params)
+
+    monkeypatch.setattr(Image.Image, "save", spy)
+    avif = parse_variants([{"name": "a", "format": "avif", "quality": 60}])
+    _, encoded = process(samples.jpeg((64, 48)), avif, LIMIT)
+    assert codecs == ["svt"] and _open(encoded[0].data).format == "AVIF"
+    codecs.clear()
+    grey = io.BytesIO()
+    Image.new("L", (64, 48), 120).save(grey, "PNG")
+    _, encoded = process(grey.getvalue(), avif, LIMIT)
+    assert codecs == ["svt"] and _open(encoded[0].data).size == (64, 48)
+    codecs.clear()
+    thin, _, w, h = render(
+        samples.jpeg((64, 48)), width=3, height=None, fmt="avif", quality=60, max_pixels=LIMIT
+    )
+    assert codecs == ["svt", "aom"] and _open(thin).format == "AVIF" and (w, h) == (3, 2)
+
+
+def test_svt_av1_does_not_log_its_configuration_to_stderr(capfd) -> None:
+    render(samples.jpeg((64, 48)), width=32, height=None, fmt="avif", quality=60, max_pixels=LIMIT)
+    assert "Svt[info]" not in capfd.readouterr().err
+
+
+def test_the_avif_plugin_stays_registered_after_pillow_loads_every_plugin() -> None:
+    """Pillow's own AVIF plugin and pillow-avif-plugin both register "AVIF"; a later
+    Image.init() (any open of an unknown format) must not hand AVIF back to Pillow's."""
+    import pillow_avif.AvifImagePlugin as plugin
+
+    render(samples.jpeg((64, 48)), width=32, height=None, fmt="avif", quality=60, max_pixels=LIMIT)
+    Image.init()
+    assert Image.SAVE["AVIF"] is plugin._save and Image.OPEN["AVIF"][0] is plugin.AvifImageFile
+
+
 def test_avif_effort_is_the_encoder_speed_and_quality_reaches_it() -> None:
-    assert avif_options(60, 0) == {"quality": 60, "speed": 10, "max_threads": 1}
-    # config without quality: AVIF 70 (WebP q85's PSNR on the bench photo), the others 85
-    assert parse_variant({"name": "a", "format": "avif"}).quality == 70
+    assert avif_options(60, 0) == {"quality": 60, "speed": 10, "max_threads": 1, "codec": "svt"}
+    # config without quality: AVIF 64 (WebP q85's PSNR on the bench photo, SVT-AV1), the others 85
+    assert parse_variant({"name": "a", "format": "avif"}).quality == 64
     assert parse_variant({"name": "w", "format": "webp"}).quality == 85
     assert avif_options(60, 4)["speed"] == 6
     src = samples.jpeg((240, 160))

@@ -78,6 +78,18 @@ def test_zip_holds_pillow_heif_for_the_architecture(layers, arch: str) -> None:
 
 
 @pytest.mark.parametrize("arch", ["arm64", "x86_64"])
+def test_zip_holds_pillow_avif_plugin_with_svt_for_the_architecture(layers, arch: str) -> None:
+    """AVIF encoding with SVT-AV1: the plugin's binding and its libavif (SVT-AV1, libaom, dav1d)."""
+    with zipfile.ZipFile(layers[arch].path) as zf:
+        names = zf.namelist()
+        binding = [n for n in names if n.startswith("python/pillow_avif/_avif.cpython-312-")]
+        assert binding == [f"python/pillow_avif/_avif.cpython-312-{MACHINE[arch]}-linux-gnu.so"]
+        libavif = [n for n in names if n.startswith("python/pillow_avif_plugin.libs/libavif")]
+        assert len(libavif) == 1 and _elf_machine(zf.read(libavif[0])) == ELF_MACHINE[arch]
+        assert b"SVT [build]" in zf.read(libavif[0])  # the SVT-AV1 encoder is linked in
+
+
+@pytest.mark.parametrize("arch", ["arm64", "x86_64"])
 def test_unzipped_layer_stays_well_under_lambdas_limit(layers, arch: str) -> None:
     # The function's own code shares the 250 MB; half of it is the layer's budget.
     extracted = build.unzipped_size(layers[arch].path)
