@@ -53,8 +53,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from PIL import Image
 
 from function import geometry, png_fast
-from function.settings import DEFAULT_MAX_ANIMATION_PIXELS
-from function.variants import Variant
+from function.variants import DEFAULT_MAX_ANIMATION_PIXELS, Variant
 
 if TYPE_CHECKING:
     from concurrent.futures import Future

@@ -11,13 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from function import env as env_names
-from function.variants import DEFAULT_VARIANTS, Variant, parse_variants
+from function.variants import DEFAULT_MAX_ANIMATION_PIXELS, DEFAULT_VARIANTS, Variant, parse_variants
 
 DEFAULT_MAX_PIXELS = 50_000_000
-# Frames × pixels of an animation that animated (WebP/GIF) variants keep; longer ones are cut to
-# the leading frames that fit. 100 M = e.g. 400 frames of 500×500, or 33 frames of 1920×1580:
-# ~400 MB of RGBA frames for a full-size animated variant, a few seconds of decoding.
-DEFAULT_MAX_ANIMATION_PIXELS = 100_000_000
 # A Lambda invocation cannot outlive 900 s; a lease this long is always past any run it guards.
 DEFAULT_LEASE_SECONDS = 960
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

@@ -70,6 +70,10 @@ DEFAULT_EFFORT: dict[str, int] = {"jpeg": 0, "png": 1, "webp": 0, "avif": 0, "gi
 DEFAULT_QUALITY = 85
 FORMAT_DEFAULT_QUALITY: dict[str, int] = {"avif": 64}
 MAX_DIMENSION = 16384
+# Frames × pixels of an animation that animated (WebP/GIF) variants keep; longer ones are cut to
+# the leading frames that fit. 100 M = e.g. 400 frames of 500×500, or 33 frames of 1920×1580:
+# ~400 MB of RGBA frames for a full-size animated variant, a few seconds of decoding.
+DEFAULT_MAX_ANIMATION_PIXELS = 100_000_000
 
 
 @dataclass(frozen=True)
