@@ -246,7 +246,8 @@ def _register_avif() -> None:
 def _save(im: PILImage, buf: io.BytesIO, fmt: str, options: dict[str, Any]) -> None:
     """``im.save`` in ``fmt``. SVT-AV1 encodes no side under 4 px (nor greyscale, which AVIF
     variants never are: see :func:`_output_mode`) and says so only by failing (``RuntimeError``):
-    such an AVIF is encoded by libaom instead."""
+    such an AVIF is encoded by libaom instead. If libaom fails too, the image cannot be an AVIF:
+    ``OSError``, which the callers report as a permanent error naming the variant."""
     try:
         im.save(buf, _pillow(fmt), **options)
     except RuntimeError:
@@ -254,7 +255,10 @@ def _save(im: PILImage, buf: io.BytesIO, fmt: str, options: dict[str, Any]) -> N
             raise
         buf.seek(0)
         buf.truncate()
-        im.save(buf, _pillow(fmt), **(options | {"codec": AVIF_FALLBACK_CODEC}))
+        try:
+            im.save(buf, _pillow(fmt), **(options | {"codec": AVIF_FALLBACK_CODEC}))
+        except RuntimeError as exc:
+            raise OSError(f"libavif (SVT-AV1, then libaom): {exc}") from exc
 
 
 @functools.cache

@@ -169,6 +169,20 @@ def test_avif_variants_are_encoded_by_svt_av1_and_by_libaom_where_svt_cannot(mon
     assert codecs == ["svt", "aom"] and _open(thin).format == "AVIF" and (w, h) == (3, 2)
 
 
+def test_an_avif_neither_encoder_can_write_is_a_permanent_error_naming_the_variant(monkeypatch) -> None:
+    original = Image.Image.save
+
+    def failing(self, fp, format=None, **params):
+        if format == "AVIF":
+            raise RuntimeError("Failed to encode image: Encoding of color planes failed")
+        return original(self, fp, format, **params)
+
+    monkeypatch.setattr(Image.Image, "save", failing)
+    avif = parse_variants([{"name": "small", "format": "avif"}])
+    with pytest.raises(PermanentImageError, match=r"variant 'small': cannot encode avif: libavif \(SVT-AV1"):
+        process(samples.jpeg((64, 48)), avif, LIMIT)
+
+
 def test_svt_av1_does_not_log_its_configuration_to_stderr(capfd) -> None:
     render(samples.jpeg((64, 48)), width=32, height=None, fmt="avif", quality=60, max_pixels=LIMIT)
     assert "Svt[info]" not in capfd.readouterr().err
