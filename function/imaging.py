@@ -72,8 +72,8 @@ _MAGIC: dict[str, Callable[[bytes], bool]] = {
     "webp": lambda b: b[:4] == b"RIFF" and b[8:12] == b"WEBP",
     "bmp": lambda b: b[:2] == b"BM",
 }
-# Pillow's name and plugin module for each format imgpipe reads or writes (HEIF: pillow-heif's
-# plugin, registered on first use by _register_heif; AVIF: pillow-avif-plugin's, _register_avif).
+# Pillow's name and plugin module for each format imgpipe reads or writes (None: a plugin from
+# another package, registered by _register_heif / _register_avif; see _pillow).
 _PILLOW: dict[str, tuple[str, str | None]] = {
     "jpeg": ("JPEG", "JpegImagePlugin"),
     "png": ("PNG", "PngImagePlugin"),
@@ -216,12 +216,15 @@ def _pillow(fmt: str) -> str:
     the one plugin and marks that step done: a render of a JPEG loads one plugin, not five
     (~7 ms of a cold start with bytecode, ~55 ms without: docs/performance.md).
     A format not loaded here still works: Pillow then falls back to importing every plugin.
+    HEIF and AVIF come from other packages' plugins, registered here too on first use.
     """
     name, module = _PILLOW[fmt]
-    if fmt == "avif":
+    if fmt == "heif":
+        _register_heif()
+    elif fmt == "avif":
         _register_avif()
-    elif module is not None and name not in Image.OPEN and name not in Image.SAVE:
-        importlib.import_module(f"PIL.{module}")
+    elif module is not None:
+        importlib.import_module(f"PIL.{module}")  # a dict lookup once imported
     Image._initialized = max(Image._initialized, 1)  # preinit() done: see above
     return name
 
@@ -382,8 +385,6 @@ def _decode(
     fp, nbytes = _source(data)
     fmt = sniff_format(fp.read(SNIFF_BYTES))
     fp.seek(0)
-    if fmt == "heif":
-        _register_heif()
     # Pillow's own bomb check (a warning above MAX_IMAGE_PIXELS, an error above twice that) uses
     # maxPixels too, not its default of ~89 MP: a stack allowing 150 MP must not be refused by
     # Pillow at 179 MP with a message naming our limit, nor one allowing 10 MP warn at 89 MP.
