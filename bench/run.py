@@ -16,6 +16,7 @@ bench.memory`` breaks the peak RSS down by step.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -104,6 +105,13 @@ def stack_settings(root: Path = ROOT, stack: str | None = None) -> dict[str, Any
     }
 
 
+@functools.cache
+def lambda_memory_mb() -> int:
+    """The memory size the bench's children run as: env ``AWS_LAMBDA_FUNCTION_MEMORY_SIZE``, else
+    the stack's ``memoryMb`` (read once per run)."""
+    return int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") or stack_settings()["memory_mb"])
+
+
 def _child_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
@@ -111,7 +119,7 @@ def _child_env() -> dict[str, str]:
     # Lambda sets this; imgpipe sizes its encoder threads by it (function.imaging.default_threads)
     # and pyvips-tuned takes the same count, so the run uses the threads the deployed function
     # would: one at the stack's default 1,536 MB. Set it to bench another size (3538: two vCPUs).
-    env.setdefault("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", str(stack_settings()["memory_mb"]))
+    env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = str(lambda_memory_mb())
     return env
 
 
@@ -665,7 +673,7 @@ def run(
     estimates = memory_estimates(main_img["imgpipe"], arch, largest_rss) if "imgpipe" in main_img else []
     results: dict[str, Any] = {
         "headline_size": headline,
-        "lambda_memory_mb": int(_child_env()["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"]),
+        "lambda_memory_mb": lambda_memory_mb(),
         "speedup_vs_naive": _ratio(
             main_img.get("naive", {}).get("wall_seconds"), main_img.get("imgpipe", {}).get("wall_seconds")
         ),
