@@ -39,6 +39,7 @@ that directory on the handler's path: manylinux aarch64 wheels cannot load on an
 from __future__ import annotations
 
 import argparse
+import functools
 import glob
 import hashlib
 import json
@@ -54,6 +55,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 LAYER_DIR = Path(__file__).resolve().parent
 ROOT = LAYER_DIR.parent
@@ -251,8 +253,8 @@ def check_installed(tree: Path, pins: dict[str, LockedPin]) -> None:
         )
 
 
-def recorded_digests(path: Path = DIGESTS) -> dict[str, str]:
-    """Zip file name → expected sha256, from ``layer/digests.json``."""
+def _recorded(path: Path, section: str) -> dict[str, Any]:
+    """One section of ``layer/digests.json`` (empty when the file or section is missing)."""
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
@@ -261,17 +263,18 @@ def recorded_digests(path: Path = DIGESTS) -> dict[str, str]:
         raise LayerBuildError(
             f"{path.name} is not valid JSON ({exc}); `make layer-digests` rewrites it"
         ) from exc
-    digests = data.get("sha256", {}) if isinstance(data, dict) else {}
-    return {str(k): str(v) for k, v in digests.items()}
+    table = data.get(section, {}) if isinstance(data, dict) else {}
+    return table if isinstance(table, dict) else {}
+
+
+def recorded_digests(path: Path = DIGESTS) -> dict[str, str]:
+    """Zip file name → expected sha256, from ``layer/digests.json``."""
+    return {str(k): str(v) for k, v in _recorded(path, "sha256").items()}
 
 
 def recorded_bytecode_digests(path: Path = DIGESTS) -> dict[str, dict[str, str]]:
     """Interpreter release → zip file name → expected sha256 of the zip with that release's bytecode."""
-    try:
-        data = json.loads(path.read_text())
-    except (FileNotFoundError, ValueError):
-        return {}  # recorded_digests() reports a broken file
-    table = data.get("sha256_with_bytecode", {}) if isinstance(data, dict) else {}
+    table = _recorded(path, "sha256_with_bytecode")
     return {str(r): {str(k): str(v) for k, v in d.items()} for r, d in table.items() if isinstance(d, dict)}
 
 
@@ -302,6 +305,7 @@ def check_digest(result: BuildResult, name: str, path: Path = DIGESTS) -> None:
     )
 
 
+@functools.cache  # a subprocess per candidate; record_digests asks for each build
 def _release(python: str) -> str | None:
     """``3.12.1`` for a working CPython at ``python`` (its bytecode is what Lambda's CPython
     reads), None for anything else: a missing file, a pyenv shim of a version not selected."""
